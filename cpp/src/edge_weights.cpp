@@ -1,0 +1,82 @@
+#include "groot/edge_weights.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "checks.hpp"
+#include "parallel_for.hpp"
+
+namespace groot {
+namespace {
+
+// Edges are cut into chunks so that a single large graph still spreads over all threads.
+constexpr index_t kEdgeChunk = 4096;
+
+template <class T>
+T dissimilarity(const T* a, const T* b, index_t channels, Metric metric, T norm_a, T norm_b) {
+  T sum = 0;
+  switch (metric) {
+    case Metric::cosine:
+      for (index_t c = 0; c < channels; ++c) sum += a[c] * b[c];
+      return T(1) - sum / (norm_a * norm_b);
+    case Metric::l1:
+      for (index_t c = 0; c < channels; ++c) sum += std::abs(a[c] - b[c]);
+      return sum;
+    case Metric::l2:
+      for (index_t c = 0; c < channels; ++c) sum += (a[c] - b[c]) * (a[c] - b[c]);
+      return sum;
+  }
+  return sum;
+}
+
+}  // namespace
+
+template <class T>
+void edge_weights(GraphShape shape, index_t channels, span<const T> features,
+                  span<const index_t> edges, Metric metric, span<T> weights) {
+  const auto [batch, vertices, num_edges, shared_edges] = shape;
+  detail::check_non_negative(channels, "channels");
+  detail::check_size(features, batch * channels * vertices, "features");
+  detail::check_size(edges, (shared_edges ? 1 : batch) * num_edges * 2, "edges");
+  detail::check_size(weights, batch * num_edges, "weights");
+  for (index_t v : edges) detail::check_vertex(v, vertices, "edges");
+
+  // Vertex-major copies make each edge's two feature vectors contiguous.
+  std::vector<T> by_vertex(features.size());
+  std::vector<T> norms(static_cast<std::size_t>(batch * vertices), T(1));
+  detail::parallel_for(batch, channels * vertices, [&](index_t b) {
+    const T* src = features.data() + b * channels * vertices;
+    T* dst = by_vertex.data() + b * channels * vertices;
+    for (index_t c = 0; c < channels; ++c)
+      for (index_t v = 0; v < vertices; ++v) dst[v * channels + c] = src[c * vertices + v];
+    if (metric != Metric::cosine) return;
+    for (index_t v = 0; v < vertices; ++v) {
+      T sum = 0;
+      for (index_t c = 0; c < channels; ++c) sum += dst[v * channels + c] * dst[v * channels + c];
+      // Same guard as torch.nn.functional.normalize: a zero vector stays zero.
+      norms[b * vertices + v] = std::max(std::sqrt(sum), T(1e-12));
+    }
+  });
+
+  const index_t chunks = (num_edges + kEdgeChunk - 1) / kEdgeChunk;
+  detail::parallel_for(batch * chunks, kEdgeChunk * channels, [&](index_t task) {
+    const index_t b = task / chunks;
+    const index_t begin = (task % chunks) * kEdgeChunk;
+    const index_t end = std::min(num_edges, begin + kEdgeChunk);
+    const index_t* pairs = edges.data() + (shared_edges ? 0 : b * num_edges * 2);
+    const T* feats = by_vertex.data() + b * channels * vertices;
+    const T* norm = norms.data() + b * vertices;
+    for (index_t e = begin; e < end; ++e) {
+      const index_t u = pairs[2 * e], v = pairs[2 * e + 1];
+      weights[b * num_edges + e] =
+          dissimilarity(feats + u * channels, feats + v * channels, channels, metric, norm[u], norm[v]);
+    }
+  });
+}
+
+template void edge_weights<float>(GraphShape, index_t, span<const float>, span<const index_t>,
+                                  Metric, span<float>);
+template void edge_weights<double>(GraphShape, index_t, span<const double>, span<const index_t>,
+                                   Metric, span<double>);
+
+}  // namespace groot

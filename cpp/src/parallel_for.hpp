@@ -1,0 +1,47 @@
+// Runs fn(i) for i in [0, n) on up to num_threads() threads; the first exception thrown by any
+// call is rethrown on the caller's thread once all threads have stopped.
+#pragma once
+
+#include <algorithm>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "groot/parallel.hpp"
+#include "groot/types.hpp"
+
+namespace groot::detail {
+
+// `cost_per_item` (rough element count) keeps small problems on the caller's thread, where
+// starting threads would cost more than the work.
+template <class Fn>
+void parallel_for(index_t n, index_t cost_per_item, Fn&& fn) {
+  constexpr index_t kMinCostPerThread = 1 << 15;
+  const index_t by_cost = std::max<index_t>(1, n * cost_per_item / kMinCostPerThread);
+  const index_t workers = std::min<index_t>({static_cast<index_t>(num_threads()), n, by_cost});
+  if (workers <= 1) {
+    for (index_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto run_chunk = [&](index_t worker) {
+    const index_t begin = n * worker / workers;
+    const index_t end = n * (worker + 1) / workers;
+    try {
+      for (index_t i = begin; i < end; ++i) fn(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(workers - 1));
+  for (index_t worker = 1; worker < workers; ++worker) threads.emplace_back(run_chunk, worker);
+  run_chunk(0);
+  for (auto& thread : threads) thread.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace groot::detail

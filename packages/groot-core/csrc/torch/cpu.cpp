@@ -1,0 +1,133 @@
+// CPU kernels of the groot operators: tensors in, core calls, tensors out.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include "arguments.hpp"
+#include "groot/groot.hpp"
+
+namespace groot::adapter {
+namespace {
+
+// The core's CPU loops follow torch.set_num_threads.
+void use_torch_threads() { set_num_threads(at::get_num_threads()); }
+
+// Calls fn(T{}) with T = double for float64, else float.
+template <class Fn>
+decltype(auto) dispatch_float(at::ScalarType type, Fn&& fn) {
+  if (type == at::kDouble) return fn(double{});
+  return fn(float{});
+}
+
+at::Tensor grid_edges_factory(int64_t height, int64_t width, std::optional<at::Device> device) {
+  const index_t count = translate_errors([&] { return grid_edge_count(height, width); });
+  at::Tensor edges = at::empty({count, 2}, at::kLong);
+  translate_errors([&] { grid_edges(height, width, mutable_view<index_t>(edges)); });
+  return device ? edges.to(*device) : edges;
+}
+
+at::Tensor sequence_edges_factory(int64_t length, int64_t window, std::optional<at::Device> device) {
+  const index_t count = translate_errors([&] { return sequence_edge_count(length, window); });
+  at::Tensor edges = at::empty({count, 2}, at::kLong);
+  translate_errors([&] { sequence_edges(length, window, mutable_view<index_t>(edges)); });
+  return device ? edges.to(*device) : edges;
+}
+
+at::Tensor edge_weights_cpu(const at::Tensor& features, const at::Tensor& edges,
+                            c10::string_view metric) {
+  const auto args = edge_weights_arguments(features, edges, metric);
+  use_torch_threads();
+  at::Tensor weights = at::empty({args.graph.batch, args.graph.edges}, args.features.options());
+  dispatch_float(args.features.scalar_type(), [&](auto zero) {
+    using T = decltype(zero);
+    translate_errors([&] {
+      edge_weights<T>(args.graph, args.channels, view<T>(args.features), view<index_t>(args.edges),
+                      args.metric, mutable_view<T>(weights));
+    });
+  });
+  return weights;
+}
+
+at::Tensor minimum_spanning_tree_cpu(const at::Tensor& edges, const at::Tensor& weights,
+                                     int64_t num_vertices) {
+  const auto args = spanning_tree_arguments(edges, weights, num_vertices);
+  use_torch_threads();
+  at::Tensor tree = at::empty({args.graph.batch, num_vertices - 1, 2}, at::kLong);
+  dispatch_float(args.weights.scalar_type(), [&](auto zero) {
+    using T = decltype(zero);
+    translate_errors([&] {
+      minimum_spanning_tree<T>(args.graph, view<index_t>(args.edges), view<T>(args.weights),
+                               mutable_view<index_t>(tree));
+    });
+  });
+  return tree;
+}
+
+std::tuple<at::Tensor, at::Tensor> bfs_cpu(const at::Tensor& tree, int64_t num_vertices,
+                                           int64_t root) {
+  const auto args = bfs_arguments(tree, num_vertices, root);
+  use_torch_threads();
+  at::Tensor order = at::empty({args.shape.batch, num_vertices}, at::kLong);
+  at::Tensor parent = at::empty_like(order);
+  translate_errors([&] {
+    bfs(args.shape, view<index_t>(args.tree), root, mutable_view<index_t>(order),
+        mutable_view<index_t>(parent));
+  });
+  return {order, parent};
+}
+
+at::Tensor tree_scan_cpu(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
+                         const at::Tensor& parent, c10::string_view mode) {
+  const auto args = scan_arguments(x, decay, order, parent, mode);
+  use_torch_threads();
+  at::Tensor y = at::empty_like(args.x);
+  dispatch_float(args.compute_type, [&](auto zero) {
+    using T = decltype(zero);
+    translate_errors([&] {
+      tree_scan_forward<T>(args.shape, view<T>(args.x), view<T>(args.decay),
+                           view<index_t>(args.order), view<index_t>(args.parent), args.mode,
+                           mutable_view<T>(y));
+    });
+  });
+  return y.to(x.scalar_type());
+}
+
+std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cpu(const at::Tensor& grad_y,
+                                                          const at::Tensor& x,
+                                                          const at::Tensor& decay,
+                                                          const at::Tensor& order,
+                                                          const at::Tensor& parent,
+                                                          c10::string_view mode) {
+  const auto args = scan_arguments(x, decay, order, parent, mode);
+  const at::Tensor grad = scan_gradient_argument(grad_y, args);
+  use_torch_threads();
+  at::Tensor grad_x = at::empty_like(args.x);
+  at::Tensor grad_decay = at::empty_like(args.x);
+  dispatch_float(args.compute_type, [&](auto zero) {
+    using T = decltype(zero);
+    translate_errors([&] {
+      tree_scan_backward<T>(args.shape, view<T>(grad), view<T>(args.x), view<T>(args.decay),
+                            view<index_t>(args.order), view<index_t>(args.parent), args.mode,
+                            mutable_view<T>(grad_x), mutable_view<T>(grad_decay));
+    });
+  });
+  return {grad_x.to(x.scalar_type()), grad_decay.to(x.scalar_type())};
+}
+
+}  // namespace
+
+// Factories take no tensor, so the dispatcher cannot pick a backend: one kernel for all devices.
+TORCH_LIBRARY_IMPL(groot, CompositeExplicitAutograd, m) {
+  m.impl("grid_edges", &grid_edges_factory);
+  m.impl("sequence_edges", &sequence_edges_factory);
+}
+
+TORCH_LIBRARY_IMPL(groot, CPU, m) {
+  m.impl("edge_weights", &edge_weights_cpu);
+  m.impl("minimum_spanning_tree", &minimum_spanning_tree_cpu);
+  m.impl("bfs", &bfs_cpu);
+  m.impl("tree_scan", &tree_scan_cpu);
+  m.impl("tree_scan_backward", &tree_scan_backward_cpu);
+}
+
+}  // namespace groot::adapter
