@@ -29,12 +29,11 @@ void check_device(const at::Tensor& t, const char* name, const at::Tensor& refer
 
 at::Tensor as_index(const at::Tensor& t) { return t.to(at::kLong).contiguous(); }
 
-// Reduced-precision floats are computed in float32: the core accumulates in the input type.
-at::ScalarType compute_type_of(at::ScalarType type) {
+}  // namespace
+
+at::ScalarType compute_type(at::ScalarType type) {
   return type == at::kDouble ? at::kDouble : at::kFloat;
 }
-
-}  // namespace
 
 EdgeWeightsArgs edge_weights_arguments(const at::Tensor& features, const at::Tensor& edges,
                                        c10::string_view metric) {
@@ -49,8 +48,7 @@ EdgeWeightsArgs edge_weights_arguments(const at::Tensor& features, const at::Ten
                     edges.size(0), " but features has batch ", features.size(0));
   const GraphShape graph{features.size(0), features.size(2), edges.size(-2), shared};
   const Metric parsed = translate_errors([&] { return parse_metric(std::string(metric)); });
-  return {graph, features.size(1), parsed,
-          features.to(compute_type_of(features.scalar_type())).contiguous(), as_index(edges)};
+  return {graph, features.size(1), parsed, features.contiguous(), as_index(edges)};
 }
 
 SpanningTreeArgs spanning_tree_arguments(const at::Tensor& edges, const at::Tensor& weights,
@@ -68,8 +66,7 @@ SpanningTreeArgs spanning_tree_arguments(const at::Tensor& edges, const at::Tens
                     edges.size(0), " but weights has batch ", weights.size(0));
   TORCH_CHECK_VALUE(num_vertices >= 1, "num_vertices must be at least 1, got ", num_vertices);
   const GraphShape graph{weights.size(0), num_vertices, weights.size(1), shared};
-  return {graph, as_index(edges),
-          weights.to(compute_type_of(weights.scalar_type())).contiguous()};
+  return {graph, as_index(edges), weights.contiguous()};
 }
 
 BfsArgs bfs_arguments(const at::Tensor& tree, int64_t num_vertices, int64_t root) {
@@ -103,9 +100,8 @@ ScanArgs scan_arguments(const at::Tensor& x, const at::Tensor& decay, const at::
   }
   check_device(decay, "decay", x, "x");
   const ScanMode parsed = translate_errors([&] { return parse_scan_mode(std::string(mode)); });
-  const at::ScalarType compute = compute_type_of(x.scalar_type());
-  return {{x.size(0), x.size(1), x.size(2)}, parsed, compute, x.to(compute).contiguous(),
-          decay.to(compute).contiguous(), as_index(order), as_index(parent)};
+  return {{x.size(0), x.size(1), x.size(2)}, parsed, x.contiguous(), decay.contiguous(),
+          as_index(order), as_index(parent)};
 }
 
 at::Tensor scan_gradient_argument(const at::Tensor& grad_y, const ScanArgs& args) {
@@ -113,7 +109,7 @@ at::Tensor scan_gradient_argument(const at::Tensor& grad_y, const ScanArgs& args
                     args.x.sizes(), ", got ", grad_y.sizes());
   check_floating(grad_y, "grad_y");
   check_device(grad_y, "grad_y", args.x, "x");
-  return grad_y.to(args.compute_type).contiguous();
+  return grad_y.to(args.x.scalar_type()).contiguous();
 }
 
 }  // namespace groot::adapter

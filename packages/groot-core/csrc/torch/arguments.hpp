@@ -32,39 +32,42 @@ span<T> mutable_view(at::Tensor& t) {
   return {t.mutable_data_ptr<T>(), static_cast<std::size_t>(t.numel())};
 }
 
+// Tensors in the *Args structs are contiguous; ids are int64, values keep their dtype.
+// Reduced-precision values are computed in float32 (float64 stays float64).
+at::ScalarType compute_type(at::ScalarType type);
+
 struct EdgeWeightsArgs {
   GraphShape graph;
   index_t channels;
   Metric metric;
-  at::Tensor features;  // contiguous, float32 or float64
-  at::Tensor edges;     // contiguous int64
+  at::Tensor features;
+  at::Tensor edges;
 };
 EdgeWeightsArgs edge_weights_arguments(const at::Tensor& features, const at::Tensor& edges,
                                        c10::string_view metric);
 
 struct SpanningTreeArgs {
   GraphShape graph;
-  at::Tensor edges;    // contiguous int64
-  at::Tensor weights;  // contiguous, float32 or float64
+  at::Tensor edges;
+  at::Tensor weights;
 };
 SpanningTreeArgs spanning_tree_arguments(const at::Tensor& edges, const at::Tensor& weights,
                                          int64_t num_vertices);
 
 struct BfsArgs {
   TreeShape shape;
-  at::Tensor tree;  // contiguous int64
+  at::Tensor tree;
 };
 BfsArgs bfs_arguments(const at::Tensor& tree, int64_t num_vertices, int64_t root);
 
 struct ScanArgs {
   ChannelShape shape;
   ScanMode mode;
-  at::ScalarType compute_type;  // float32 for float16/bfloat16/float32 inputs, else float64
-  at::Tensor x, decay, order, parent;  // contiguous; x and decay in compute_type
+  at::Tensor x, decay, order, parent;
 };
-// `grad_y`, when given, is checked like x and converted with it.
 ScanArgs scan_arguments(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
                         const at::Tensor& parent, c10::string_view mode);
+// grad_y checked against x and returned contiguous in x's dtype.
 at::Tensor scan_gradient_argument(const at::Tensor& grad_y, const ScanArgs& args);
 
 }  // namespace groot::adapter

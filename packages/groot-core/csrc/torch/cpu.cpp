@@ -1,6 +1,8 @@
 // CPU kernels of the groot operators: tensors in, core calls, tensors out.
-#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 
 #include "arguments.hpp"
@@ -19,29 +21,16 @@ decltype(auto) dispatch_float(at::ScalarType type, Fn&& fn) {
   return fn(float{});
 }
 
-at::Tensor grid_edges_factory(int64_t height, int64_t width, std::optional<at::Device> device) {
-  const index_t count = translate_errors([&] { return grid_edge_count(height, width); });
-  at::Tensor edges = at::empty({count, 2}, at::kLong);
-  translate_errors([&] { grid_edges(height, width, mutable_view<index_t>(edges)); });
-  return device ? edges.to(*device) : edges;
-}
-
-at::Tensor sequence_edges_factory(int64_t length, int64_t window, std::optional<at::Device> device) {
-  const index_t count = translate_errors([&] { return sequence_edge_count(length, window); });
-  at::Tensor edges = at::empty({count, 2}, at::kLong);
-  translate_errors([&] { sequence_edges(length, window, mutable_view<index_t>(edges)); });
-  return device ? edges.to(*device) : edges;
-}
-
 at::Tensor edge_weights_cpu(const at::Tensor& features, const at::Tensor& edges,
                             c10::string_view metric) {
   const auto args = edge_weights_arguments(features, edges, metric);
   use_torch_threads();
-  at::Tensor weights = at::empty({args.graph.batch, args.graph.edges}, args.features.options());
-  dispatch_float(args.features.scalar_type(), [&](auto zero) {
+  const at::Tensor input = args.features.to(compute_type(features.scalar_type()));
+  at::Tensor weights = at::empty({args.graph.batch, args.graph.edges}, input.options());
+  dispatch_float(input.scalar_type(), [&](auto zero) {
     using T = decltype(zero);
     translate_errors([&] {
-      edge_weights<T>(args.graph, args.channels, view<T>(args.features), view<index_t>(args.edges),
+      edge_weights<T>(args.graph, args.channels, view<T>(input), view<index_t>(args.edges),
                       args.metric, mutable_view<T>(weights));
     });
   });
@@ -52,11 +41,12 @@ at::Tensor minimum_spanning_tree_cpu(const at::Tensor& edges, const at::Tensor& 
                                      int64_t num_vertices) {
   const auto args = spanning_tree_arguments(edges, weights, num_vertices);
   use_torch_threads();
+  const at::Tensor input = args.weights.to(compute_type(weights.scalar_type()));
   at::Tensor tree = at::empty({args.graph.batch, num_vertices - 1, 2}, at::kLong);
-  dispatch_float(args.weights.scalar_type(), [&](auto zero) {
+  dispatch_float(input.scalar_type(), [&](auto zero) {
     using T = decltype(zero);
     translate_errors([&] {
-      minimum_spanning_tree<T>(args.graph, view<index_t>(args.edges), view<T>(args.weights),
+      minimum_spanning_tree<T>(args.graph, view<index_t>(args.edges), view<T>(input),
                                mutable_view<index_t>(tree));
     });
   });
@@ -80,11 +70,13 @@ at::Tensor tree_scan_cpu(const at::Tensor& x, const at::Tensor& decay, const at:
                          const at::Tensor& parent, c10::string_view mode) {
   const auto args = scan_arguments(x, decay, order, parent, mode);
   use_torch_threads();
-  at::Tensor y = at::empty_like(args.x);
-  dispatch_float(args.compute_type, [&](auto zero) {
+  const at::ScalarType compute = compute_type(x.scalar_type());
+  const at::Tensor x_in = args.x.to(compute), decay_in = args.decay.to(compute);
+  at::Tensor y = at::empty_like(x_in);
+  dispatch_float(compute, [&](auto zero) {
     using T = decltype(zero);
     translate_errors([&] {
-      tree_scan_forward<T>(args.shape, view<T>(args.x), view<T>(args.decay),
+      tree_scan_forward<T>(args.shape, view<T>(x_in), view<T>(decay_in),
                            view<index_t>(args.order), view<index_t>(args.parent), args.mode,
                            mutable_view<T>(y));
     });
@@ -99,14 +91,16 @@ std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cpu(const at::Tensor& grad
                                                           const at::Tensor& parent,
                                                           c10::string_view mode) {
   const auto args = scan_arguments(x, decay, order, parent, mode);
-  const at::Tensor grad = scan_gradient_argument(grad_y, args);
   use_torch_threads();
-  at::Tensor grad_x = at::empty_like(args.x);
-  at::Tensor grad_decay = at::empty_like(args.x);
-  dispatch_float(args.compute_type, [&](auto zero) {
+  const at::ScalarType compute = compute_type(x.scalar_type());
+  const at::Tensor grad = scan_gradient_argument(grad_y, args).to(compute);
+  const at::Tensor x_in = args.x.to(compute), decay_in = args.decay.to(compute);
+  at::Tensor grad_x = at::empty_like(x_in);
+  at::Tensor grad_decay = at::empty_like(x_in);
+  dispatch_float(compute, [&](auto zero) {
     using T = decltype(zero);
     translate_errors([&] {
-      tree_scan_backward<T>(args.shape, view<T>(grad), view<T>(args.x), view<T>(args.decay),
+      tree_scan_backward<T>(args.shape, view<T>(grad), view<T>(x_in), view<T>(decay_in),
                             view<index_t>(args.order), view<index_t>(args.parent), args.mode,
                             mutable_view<T>(grad_x), mutable_view<T>(grad_decay));
     });
@@ -115,12 +109,6 @@ std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cpu(const at::Tensor& grad
 }
 
 }  // namespace
-
-// Factories take no tensor, so the dispatcher cannot pick a backend: one kernel for all devices.
-TORCH_LIBRARY_IMPL(groot, CompositeExplicitAutograd, m) {
-  m.impl("grid_edges", &grid_edges_factory);
-  m.impl("sequence_edges", &sequence_edges_factory);
-}
 
 TORCH_LIBRARY_IMPL(groot, CPU, m) {
   m.impl("edge_weights", &edge_weights_cpu);

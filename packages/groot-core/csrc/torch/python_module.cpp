@@ -3,7 +3,7 @@
 // many threads as torch.get_num_threads().
 #include <pybind11/pybind11.h>
 
-#include "groot/torch.hpp"
+#include "groot/torch_build.hpp"
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "groot's libtorch operators (registered on import as torch.ops.groot)";

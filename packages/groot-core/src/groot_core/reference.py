@@ -58,6 +58,14 @@ def edge_weights(features: torch.Tensor, edges: torch.Tensor, metric: Metric = "
     raise ValueError(f"metric must be 'cosine', 'l1' or 'l2', got {metric!r}")
 
 
+def _find(root: list[int], v: int) -> int:
+    """Union-find root of v, halving the path on the way."""
+    while root[v] != v:
+        root[v] = root[root[v]]
+        v = root[v]
+    return v
+
+
 def minimum_spanning_tree(edges: torch.Tensor, weights: torch.Tensor, num_vertices: int) -> torch.Tensor:
     """Kruskal with a stable sort by (weight, edge index); tree edges ``(B, L-1, 2)`` in input order."""
     batch = weights.shape[0]
@@ -66,16 +74,9 @@ def minimum_spanning_tree(edges: torch.Tensor, weights: torch.Tensor, num_vertic
         graph_edges = edges[b] if edges.dim() == 3 else edges
         order = sorted(range(weights.shape[1]), key=lambda e: (weights[b, e].item(), e))
         root = list(range(num_vertices))
-
-        def find(v: int) -> int:
-            while root[v] != v:
-                root[v] = root[root[v]]
-                v = root[v]
-            return v
-
         chosen = []
         for e in order:
-            u, v = find(int(graph_edges[e, 0])), find(int(graph_edges[e, 1]))
+            u, v = _find(root, int(graph_edges[e, 0])), _find(root, int(graph_edges[e, 1]))
             if u != v:
                 root[u] = v
                 chosen.append(e)
@@ -114,7 +115,9 @@ def bfs(tree: torch.Tensor, num_vertices: int, root: int = 0) -> BFS:
     )
 
 
-def tree_scan(x: torch.Tensor, decay: torch.Tensor, tree: BFS | torch.Tensor, mode: ScanMode = "all") -> torch.Tensor:
+def tree_scan(
+    x: torch.Tensor, decay: torch.Tensor, tree: BFS | torch.Tensor, mode: ScanMode = "all"
+) -> torch.Tensor:
     """Two-pass tree scan over ``(B, D, L)``: leaves→root sums, then (mode ``"all"``) root→leaves."""
     if not isinstance(tree, BFS):
         tree = bfs(tree, x.shape[-1])

@@ -10,7 +10,9 @@ from .trees import bfs
 __all__ = ["tree_scan"]
 
 
-def tree_scan(x: torch.Tensor, decay: torch.Tensor, tree: BFS | torch.Tensor, mode: ScanMode = "all") -> torch.Tensor:
+def tree_scan(
+    x: torch.Tensor, decay: torch.Tensor, tree: BFS | torch.Tensor, mode: ScanMode = "all"
+) -> torch.Tensor:
     """Aggregate ``x`` along a tree: ``y_i = Σ_j S(i, j) x_j``.
 
     S(i, j) is the product of the edge weights on the tree path between i and j; the edge from v

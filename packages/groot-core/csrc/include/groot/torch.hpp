@@ -13,10 +13,9 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
-namespace groot::torch {
+#include "groot/torch_build.hpp"
 
-// Whether this library carries the CUDA kernels.
-bool built_with_cuda();
+namespace groot::torch {
 
 at::Tensor grid_edges(int64_t height, int64_t width, std::optional<c10::Device> device = {});
 at::Tensor sequence_edges(int64_t length, int64_t window, std::optional<c10::Device> device = {});

@@ -1,0 +1,84 @@
+// Helpers shared by the CUDA kernels.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <string>
+
+#include "groot/cuda.hpp"
+
+namespace groot::cuda::detail {
+
+inline void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess)
+    throw CudaError(std::string(what) + ": " + cudaGetErrorString(status));
+}
+
+// Checks the launch that just happened (configuration errors surface here, not at sync).
+inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+
+inline unsigned blocks_for(index_t n, int threads) {
+  return static_cast<unsigned>((n + threads - 1) / threads);
+}
+
+// Accumulation type: float for float/half/bfloat16 storage, double for double.
+template <class T>
+struct Accumulator {
+  using type = float;
+};
+template <>
+struct Accumulator<double> {
+  using type = double;
+};
+template <class T>
+using acc_t = typename Accumulator<T>::type;
+
+template <class A, class T>
+__device__ __forceinline__ A load_as(const T* p) {
+  return static_cast<A>(*p);
+}
+template <>
+__device__ __forceinline__ float load_as<float, __half>(const __half* p) {
+  return __half2float(*p);
+}
+template <>
+__device__ __forceinline__ float load_as<float, __nv_bfloat16>(const __nv_bfloat16* p) {
+  return __bfloat162float(*p);
+}
+
+template <class T, class A>
+__device__ __forceinline__ T store_as(A value) {
+  return static_cast<T>(value);
+}
+template <>
+__device__ __forceinline__ __half store_as<__half, float>(float value) {
+  return __float2half(value);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 store_as<__nv_bfloat16, float>(float value) {
+  return __float2bfloat16(value);
+}
+
+// Carves typed arrays out of one workspace allocation, each aligned to 256 bytes. Used twice:
+// once with base = nullptr to size the workspace, once to lay it out.
+class WorkspaceLayout {
+ public:
+  explicit WorkspaceLayout(void* base = nullptr) : base_(static_cast<char*>(base)) {}
+  template <class T>
+  T* take(std::size_t count) {
+    offset_ = (offset_ + 255) / 256 * 256;
+    T* p = reinterpret_cast<T*>(base_ + offset_);
+    offset_ += count * sizeof(T);
+    return p;
+  }
+  std::size_t bytes() const { return offset_; }
+
+ private:
+  char* base_;
+  std::size_t offset_ = 0;
+};
+
+}  // namespace groot::cuda::detail

@@ -1,0 +1,156 @@
+// Edge lists and edge weights on the device.
+#include "common.cuh"
+
+namespace groot::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void grid_edges_kernel(index_t height, index_t width, index_t* edges) {
+  const index_t vertical = (height - 1) * width;
+  const index_t count = vertical + height * (width - 1);
+  for (index_t e = blockIdx.x * index_t(blockDim.x) + threadIdx.x; e < count;
+       e += index_t(gridDim.x) * blockDim.x) {
+    index_t u, v;
+    if (e < vertical) {
+      u = e;
+      v = e + width;
+    } else {
+      const index_t r = (e - vertical) / (width - 1), c = (e - vertical) % (width - 1);
+      u = r * width + c;
+      v = u + 1;
+    }
+    edges[2 * e] = u;
+    edges[2 * e + 1] = v;
+  }
+}
+
+__global__ void sequence_edges_kernel(index_t length, index_t window, index_t* edges) {
+  // Group j (offset j) starts after groups 1..j-1, which hold (length - i) edges each.
+  for (index_t t = blockIdx.x * index_t(blockDim.x) + threadIdx.x; t < length;
+       t += index_t(gridDim.x) * blockDim.x) {
+    index_t group_start = 0;
+    for (index_t j = 1; j <= window && j < length; ++j) {
+      if (t >= j) {
+        const index_t e = group_start + (t - j);
+        edges[2 * e] = t - j;
+        edges[2 * e + 1] = t;
+      }
+      group_start += length - j;
+    }
+  }
+}
+
+// Feature reductions (norms, edge dissimilarities) split the channels over kSlices threads per
+// item — deep stages have few vertices and many channels — and add the slices' partial sums in
+// a fixed order, so results do not depend on scheduling. Threads of a warp take consecutive items
+// of the same slice: consecutive vertices, coalesced reads.
+constexpr int kItems = 32;
+constexpr int kSlices = kThreads / kItems;
+
+template <class W>
+__device__ W sum_slices(W partial, W (&shared)[kSlices][kItems]) {
+  const int item = threadIdx.x % kItems, slice = threadIdx.x / kItems;
+  shared[slice][item] = partial;
+  __syncthreads();
+  W total = 0;
+  for (int s = 0; s < kSlices; ++s) total += shared[s][item];
+  return total;  // every slice of the item holds it
+}
+
+template <class T, class W>
+__global__ void vertex_norms_kernel(index_t batch, index_t channels, index_t vertices, const T* features,
+                                    W* norms) {
+  __shared__ W partials[kSlices][kItems];
+  const index_t tiles = (vertices + kItems - 1) / kItems;
+  const index_t b = blockIdx.x / tiles, v = (blockIdx.x % tiles) * kItems + threadIdx.x % kItems;
+  const int slice = threadIdx.x / kItems;
+  W sum = 0;
+  if (v < vertices) {
+    const T* f = features + b * channels * vertices + v;
+    for (index_t c = slice; c < channels; c += kSlices) {
+      const W value = detail::load_as<W>(f + c * vertices);
+      sum += value * value;
+    }
+  }
+  const W total = sum_slices(sum, partials);
+  if (v < vertices && slice == 0) norms[b * vertices + v] = max(sqrt(total), W(1e-12));
+}
+
+template <class T, class W>
+__global__ void edge_weights_kernel(GraphShape shape, index_t channels, const T* features, const index_t* edges,
+                                    Metric metric, const W* norms, W* weights) {
+  __shared__ W partials[kSlices][kItems];
+  const index_t L = shape.vertices, tiles = (shape.edges + kItems - 1) / kItems;
+  const index_t b = blockIdx.x / tiles, e = (blockIdx.x % tiles) * kItems + threadIdx.x % kItems;
+  const int slice = threadIdx.x / kItems;
+  index_t u = -1, v = -1;
+  if (e < shape.edges) {
+    const index_t* pair = edges + (shape.shared_edges ? 0 : b * shape.edges * 2) + 2 * e;
+    u = pair[0];
+    v = pair[1];
+  }
+  const bool valid = u >= 0 && u < L && v >= 0 && v < L;  // ids out of range: weight 0
+  W sum = 0;
+  if (valid) {
+    const T* f = features + b * channels * L;
+    for (index_t c = slice; c < channels; c += kSlices) {
+      const W a = detail::load_as<W>(f + c * L + u), z = detail::load_as<W>(f + c * L + v);
+      sum += metric == Metric::cosine ? a * z : metric == Metric::l1 ? abs(a - z) : (a - z) * (a - z);
+    }
+  }
+  const W total = sum_slices(sum, partials);
+  if (e < shape.edges && slice == 0) {
+    W weight = 0;
+    if (valid) weight = metric == Metric::cosine ? W(1) - total / (norms[b * L + u] * norms[b * L + v]) : total;
+    weights[b * shape.edges + e] = weight;
+  }
+}
+
+unsigned grid_for(index_t n) { return static_cast<unsigned>(std::min<index_t>(detail::blocks_for(n, kThreads), 65535)); }
+
+}  // namespace
+
+void grid_edges(index_t height, index_t width, index_t* edges, cudaStream_t stream) {
+  const index_t count = height > 0 && width > 0 ? (height - 1) * width + height * (width - 1) : 0;
+  if (count == 0) return;
+  grid_edges_kernel<<<grid_for(count), kThreads, 0, stream>>>(height, width, edges);
+  detail::check_launch("grid_edges_kernel");
+}
+
+void sequence_edges(index_t length, index_t window, index_t* edges, cudaStream_t stream) {
+  if (length < 2) return;
+  sequence_edges_kernel<<<grid_for(length), kThreads, 0, stream>>>(length, window, edges);
+  detail::check_launch("sequence_edges_kernel");
+}
+
+std::size_t edge_weights_workspace_bytes(GraphShape shape) {
+  detail::WorkspaceLayout layout;
+  layout.take<double>(static_cast<std::size_t>(shape.batch * shape.vertices));
+  return layout.bytes();
+}
+
+template <class T, class W>
+void edge_weights(GraphShape shape, index_t channels, const T* features, const index_t* edges,
+                  Metric metric, W* weights, void* workspace, cudaStream_t stream) {
+  if (shape.batch * shape.edges == 0) return;
+  detail::WorkspaceLayout layout(workspace);
+  W* norms = layout.take<W>(static_cast<std::size_t>(shape.batch * shape.vertices));
+  if (metric == Metric::cosine) {
+    const index_t tiles = (shape.vertices + kItems - 1) / kItems;
+    vertex_norms_kernel<<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
+        shape.batch, channels, shape.vertices, features, norms);
+    detail::check_launch("vertex_norms_kernel");
+  }
+  const index_t tiles = (shape.edges + kItems - 1) / kItems;
+  edge_weights_kernel<<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
+      shape, channels, features, edges, metric, norms, weights);
+  detail::check_launch("edge_weights_kernel");
+}
+
+template void edge_weights<float, float>(GraphShape, index_t, const float*, const index_t*, Metric, float*, void*, cudaStream_t);
+template void edge_weights<double, double>(GraphShape, index_t, const double*, const index_t*, Metric, double*, void*, cudaStream_t);
+template void edge_weights<__half, float>(GraphShape, index_t, const __half*, const index_t*, Metric, float*, void*, cudaStream_t);
+template void edge_weights<__nv_bfloat16, float>(GraphShape, index_t, const __nv_bfloat16*, const index_t*, Metric, float*, void*, cudaStream_t);
+
+}  // namespace groot::cuda

@@ -1,0 +1,52 @@
+"""Runs every CUDA kernel once on small inputs: the workload for compute-sanitizer.
+
+    compute-sanitizer --tool memcheck python tests/cuda/sanitizer_workload.py
+    compute-sanitizer --tool racecheck python tests/cuda/sanitizer_workload.py --valid-only
+
+Inputs that are no tree are part of the memcheck run (they must stay in bounds); their results
+are unspecified, so racecheck runs on valid inputs only.
+"""
+
+import sys
+
+import groot_core as gc
+import torch
+
+
+def main() -> None:
+    # 260×260 rows exceed shared memory: the workspace variants of BFS and the scan run too.
+    cases = [
+        (dtype, h, w)
+        for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+        for h, w in [(1, 1), (1, 7), (9, 13), (40, 40)]
+    ] + [(torch.float32, 260, 260)]
+    for dtype, h, w in cases:
+        guide = torch.randn(2, 6, h, w, device="cuda", dtype=dtype)
+        edges = gc.grid_edges(h, w, device="cuda")
+        for metric in ("cosine", "l1", "l2"):
+            weights = gc.edge_weights(guide.reshape(2, 6, h * w), edges, metric)
+        tree = gc.bfs(gc.minimum_spanning_tree(edges, weights, h * w), h * w, root=h * w // 2)
+        x = torch.randn(2, 5, h * w, device="cuda", dtype=dtype, requires_grad=True)
+        decay = torch.rand(2, 5, h * w, device="cuda", dtype=dtype, requires_grad=True)
+        for mode in ("all", "root"):
+            gc.tree_scan(x, decay, tree, mode).square().sum().backward()
+    gc.sequence_edges(100, 3, device="cuda")
+    if "--valid-only" not in sys.argv:
+        run_invalid_inputs()
+    torch.cuda.synchronize()
+    print("sanitizer workload done")
+
+
+def run_invalid_inputs() -> None:
+    # Inputs that are no tree must stay in bounds (results unspecified, no crash).
+    bad = torch.tensor([[[0, 1], [1, 5], [7, 2], [0, 0]]], device="cuda")
+    gc.bfs(bad, 5, 0)
+    order = torch.tensor([[3, 9, -4, 0, 1]], device="cuda")
+    parent = torch.tensor([[2, -1, 8, 6, 0]], device="cuda")
+    gc.tree_scan(
+        torch.randn(1, 2, 5, device="cuda"), torch.rand(1, 2, 5, device="cuda"), gc.BFS(order, parent)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""The CUDA kernels against the CPU core (itself tested against brute force in tests/core).
+
+Marked ``cuda``: skipped only when no GPU is visible. Run on a GPU machine with
+``pytest tests/cuda``; the GPU suite also runs under compute-sanitizer (memcheck, racecheck).
+"""
+
+from __future__ import annotations
+
+import groot_core as gc
+import pytest
+import torch
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible"),
+]
+
+GRIDS = [(1, 1), (1, 9), (9, 1), (7, 5), (16, 16), (23, 31), (56, 56)]
+TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5, torch.bfloat16: 2e-2, torch.float16: 5e-3}
+
+
+def poison_allocator() -> None:
+    """Leave NaN in the caching allocator's free blocks, so unwritten outputs show up."""
+    junk = torch.full((64 << 20,), float("nan"), device="cuda")
+    del junk
+
+
+def random_tree(batch: int, height: int, width: int, device: str, dtype=torch.float32) -> gc.BFS:
+    guide = torch.randn(batch, 4, height, width, device=device, dtype=dtype)
+    return gc.grid_tree(guide)
+
+
+def relative_error(result: torch.Tensor, expected: torch.Tensor) -> float:
+    result, expected = result.double(), expected.double()
+    return ((result - expected).norm() / expected.norm().clamp_min(1e-300)).item()
+
+
+@pytest.mark.parametrize("shape", GRIDS)
+def test_edges_match_cpu(shape):
+    h, w = shape
+    assert torch.equal(gc.grid_edges(h, w, device="cuda").cpu(), gc.grid_edges(h, w))
+    for n, k in [(1, 3), (2, 3), (50, 3), (50, 1), (7, 9)]:
+        assert torch.equal(gc.sequence_edges(n, k, device="cuda").cpu(), gc.sequence_edges(n, k))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l1", "l2"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+def test_edge_weights_match_cpu(metric, dtype):
+    features = torch.randn(3, 20, 13 * 11, dtype=dtype)
+    edges = gc.grid_edges(13, 11)
+    poison_allocator()
+    result = gc.edge_weights(features.cuda(), edges.cuda(), metric)
+    expected = gc.edge_weights(features, edges, metric)
+    assert result.dtype == expected.dtype
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+    assert relative_error(result.cpu(), expected) < tolerance
+
+
+@pytest.mark.parametrize("shape", GRIDS)
+@pytest.mark.parametrize("ties", [False, True])
+def test_minimum_spanning_tree_is_identical(shape, ties):
+    h, w = shape
+    edges = gc.grid_edges(h, w)
+    weights = torch.rand(4, edges.shape[0])
+    if ties:
+        weights = (weights * 3).floor()  # three distinct values: the edge-index rule decides
+    poison_allocator()
+    result = gc.minimum_spanning_tree(edges.cuda(), weights.cuda(), h * w)
+    assert torch.equal(result.cpu(), gc.minimum_spanning_tree(edges, weights, h * w))
+
+
+def test_minimum_spanning_tree_per_graph_edges_and_float64():
+    edges = torch.stack([gc.sequence_edges(40, 3)[torch.randperm(111)] for _ in range(3)])
+    weights = torch.rand(3, 111, dtype=torch.float64)
+    result = gc.minimum_spanning_tree(edges.cuda(), weights.cuda(), 40)
+    assert torch.equal(result.cpu(), gc.minimum_spanning_tree(edges, weights, 40))
+
+
+@pytest.mark.parametrize("shape", GRIDS)
+def test_bfs_is_identical(shape):
+    h, w = shape
+    edges = gc.grid_edges(h, w)
+    tree = gc.minimum_spanning_tree(edges, torch.rand(3, edges.shape[0]), h * w)
+    for root in {0, h * w // 2, h * w - 1}:
+        poison_allocator()
+        result = gc.bfs(tree.cuda(), h * w, root)
+        expected = gc.bfs(tree, h * w, root)
+        assert torch.equal(result.order.cpu(), expected.order)
+        assert torch.equal(result.parent.cpu(), expected.parent)
+
+
+def test_bfs_of_a_star_and_a_path():
+    n = 3000
+    star = torch.stack([torch.zeros(n - 1, dtype=torch.long), torch.arange(1, n)], dim=1)[None]
+    path = torch.stack([torch.arange(n - 1), torch.arange(1, n)], dim=1)[None]
+    for tree in (star, path):
+        result = gc.bfs(tree.cuda(), n, 7)
+        expected = gc.bfs(tree, n, 7)
+        assert torch.equal(result.order.cpu(), expected.order)
+        assert torch.equal(result.parent.cpu(), expected.parent)
+
+
+@pytest.mark.parametrize("mode", ["all", "root"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("shape", GRIDS)
+def test_scan_matches_cpu(mode, dtype, shape):
+    h, w = shape
+    tree = random_tree(2, h, w, "cpu")
+    x = torch.randn(2, 5, h * w, dtype=dtype)
+    decay = torch.rand(2, 5, h * w, dtype=dtype) * 0.9 + 0.05
+    grad = torch.randn(2, 5, h * w, dtype=dtype)
+    expected = gc.tree_scan(x.double(), decay.double(), tree, mode)
+    expected_gx, expected_gd = torch.ops.groot.tree_scan_backward(
+        grad.double(), x.double(), decay.double(), tree.order, tree.parent, mode
+    )
+    cuda_tree = gc.BFS(tree.order.cuda(), tree.parent.cuda())
+    poison_allocator()
+    y = gc.tree_scan(x.cuda(), decay.cuda(), cuda_tree, mode)
+    gx, gd = torch.ops.groot.tree_scan_backward(
+        grad.cuda(), x.cuda(), decay.cuda(), cuda_tree.order, cuda_tree.parent, mode
+    )
+    assert y.dtype == gx.dtype == gd.dtype == dtype
+    for result, reference in [(y, expected), (gx, expected_gx), (gd, expected_gd)]:
+        assert torch.isfinite(result).all()
+        assert relative_error(result.cpu(), reference) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("mode", ["all", "root"])
+def test_scan_beyond_65536_vertices(mode):
+    h, w = 300, 251  # 75 300 vertices: rows exceed shared memory and use the workspace
+    tree = random_tree(1, h, w, "cuda")
+    x = torch.randn(1, 3, h * w, device="cuda")
+    decay = torch.rand(1, 3, h * w, device="cuda")
+    cpu_tree = gc.BFS(tree.order.cpu(), tree.parent.cpu())
+    expected = gc.tree_scan(x.cpu().double(), decay.cpu().double(), cpu_tree, mode)
+    assert relative_error(gc.tree_scan(x, decay, tree, mode).cpu(), expected) < 1e-5
+    cpu_built = gc.grid_tree(torch.randn(1, 2, h, w))
+    gpu_built = gc.grid_tree(torch.randn(1, 2, h, w).cuda())
+    assert gpu_built.order.shape == cpu_built.order.shape
+
+
+@pytest.mark.parametrize("mode", ["all", "root"])
+def test_gradcheck_on_gpu(mode):
+    tree = random_tree(2, 4, 5, "cuda")
+    x = torch.randn(2, 3, 20, device="cuda", dtype=torch.float64, requires_grad=True)
+    decay = (torch.rand(2, 3, 20, device="cuda", dtype=torch.float64) * 0.9).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b: gc.tree_scan(a, b, tree, mode), (x, decay))
+
+
+def test_repeated_runs_are_bit_identical_and_inputs_untouched():
+    guide = torch.randn(4, 16, 28, 28, device="cuda")
+    x = torch.randn(4, 64, 784, device="cuda", requires_grad=True)
+    decay = torch.rand(4, 64, 784, device="cuda", requires_grad=True)
+    copies = [t.detach().clone() for t in (guide, x, decay)]
+
+    def run():
+        tree = gc.grid_tree(guide)
+        y = gc.tree_scan(x, decay, tree)
+        gx, gd = torch.autograd.grad(y.square().sum(), (x, decay))
+        return [tree.order, tree.parent, y, gx, gd]
+
+    first, second = run(), run()
+    for a, b in zip(first, second, strict=False):
+        assert torch.equal(a, b)
+    for original, copy in zip((guide, x, decay), copies, strict=False):
+        assert torch.equal(original.detach(), copy)
+
+
+def tree_block(guide: torch.Tensor, x: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
+    return gc.tree_scan(x, decay, gc.grid_tree(guide))
+
+
+def test_compile_fullgraph_on_gpu():
+    guide = torch.randn(2, 8, 14, 14, device="cuda")
+    x = torch.randn(2, 32, 196, device="cuda", requires_grad=True)
+    decay = torch.rand(2, 32, 196, device="cuda")
+    compiled = torch.compile(tree_block, fullgraph=True, backend="aot_eager")
+    result = compiled(guide, x, decay)
+    assert torch.equal(result, tree_block(guide, x, decay))
+    result.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_cuda_graph_capture_of_tree_build_and_scan():
+    guide = torch.randn(2, 8, 28, 28, device="cuda")
+    x = torch.randn(2, 32, 784, device="cuda")
+    decay = torch.rand(2, 32, 784, device="cuda")
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        tree_block(guide, x, decay)  # warm-up outside capture
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = tree_block(guide, x, decay)
+    guide.copy_(torch.randn_like(guide))
+    x.copy_(torch.randn_like(x))
+    graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(captured, tree_block(guide, x, decay))
