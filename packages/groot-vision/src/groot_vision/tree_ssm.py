@@ -1,0 +1,175 @@
+"""GrootV's token mixer: a selective state-space model whose recurrence runs over a tree of the image grid.
+
+Per token ``u`` (the activated depthwise-conv features, ``D = ssm_ratio * dim`` channels) the layer
+forms Mamba's input-dependent step ``delta = softplus(W_dt (W_x u) + b_dt)``, the drive
+``delta * B * u`` and the per-token decay ``exp(delta * A)`` (one state per channel), scans them over the
+grid (by default the minimum spanning tree of ``u`` under cosine distance), then reads out
+``out_norm(h_norm(h) * C + D_skip * u) * silu(z)``.
+
+Parameter names and shapes follow the released GrootVL checkpoints (``x_proj_weight``, ``dt_projs_*``
+stacked over K = 1 scan direction, ``A_logs``, ``Ds``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import groot_core
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from .grid_scans import Metric, Scan, grid_tree, scan_grid
+
+__all__ = ["TreeSSM"]
+
+# The paper's readout multiplies the normalised state by C per token, which fixes the state size at one.
+D_STATE = 1
+
+
+def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    """``norm(x)`` computed in x's dtype, whatever dtype the norm's parameters are stored in."""
+    weight = None if norm.weight is None else norm.weight.to(x.dtype)
+    bias = None if norm.bias is None else norm.bias.to(x.dtype)
+    return F.layer_norm(x, norm.normalized_shape, weight, bias, norm.eps)
+
+
+class TreeSSM(nn.Module):
+    """Tree state-space mixer over channels-last feature maps.
+
+    Args:
+        dim: input/output channels C.
+        ssm_ratio: inner width D = ssm_ratio * C.
+        d_conv: depthwise conv kernel size.
+        dt_min, dt_max, dt_init_floor: range of Mamba's initial step sizes.
+        scan: ``"tree"`` (paper), ``"raster"`` or ``"cross"``; see :mod:`groot_vision.grid_scans`.
+        metric: distance between neighbouring tokens that the tree minimises (``"cosine"`` in the paper).
+        force_fp32_scan: run the selective-scan arithmetic in at least float32, also under autocast
+            (the paper's choice).
+        recompute_elementwise: in training, keep only the scan's own tensors and recompute the cheap
+            elementwise steps around it in the backward pass (same results, far less activation memory).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        ssm_ratio: float = 2.0,
+        d_conv: int = 3,
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        scan: Scan = "tree",
+        metric: Metric = "cosine",
+        force_fp32_scan: bool = True,
+        recompute_elementwise: bool = True,
+    ) -> None:
+        super().__init__()
+        inner = int(ssm_ratio * dim)
+        self.dt_rank = math.ceil(dim / 16)
+        self.scan = scan
+        self.metric = metric
+        self.force_fp32_scan = force_fp32_scan
+        self.recompute_elementwise = recompute_elementwise
+
+        self.in_proj = nn.Linear(dim, 2 * inner, bias=False)
+        self.conv2d = nn.Conv2d(inner, inner, d_conv, padding=(d_conv - 1) // 2, groups=inner, bias=False)
+        self.act = nn.SiLU()
+        self.x_proj_weight = nn.Parameter(torch.empty(1, self.dt_rank + 2 * D_STATE, inner))
+        self.dt_projs_weight = nn.Parameter(torch.empty(1, inner, self.dt_rank))
+        self.dt_projs_bias = nn.Parameter(torch.empty(1, inner))
+        self.A_logs = nn.Parameter(torch.empty(inner, D_STATE))
+        self.Ds = nn.Parameter(torch.empty(inner))
+        self.h_norm = nn.LayerNorm(inner)
+        self.out_norm = nn.LayerNorm(inner)
+        self.out_proj = nn.Linear(inner, dim, bias=False)
+        self.reset_ssm_parameters(dt_min, dt_max, dt_init_floor)
+
+    @torch.no_grad()
+    def reset_ssm_parameters(self, dt_min: float, dt_max: float, dt_init_floor: float) -> None:
+        """Mamba's initialisation of the SSM-specific parameters (the linears/norms are set by the model)."""
+        inner = self.Ds.shape[0]
+        bound = inner**-0.5  # nn.Linear's default for the x projection
+        nn.init.uniform_(self.x_proj_weight, -bound, bound)
+        dt_std = self.dt_rank**-0.5
+        nn.init.uniform_(self.dt_projs_weight, -dt_std, dt_std)
+        # Bias = softplus^-1(dt) with dt log-uniform in [dt_min, dt_max], so initial steps span that range.
+        dt = torch.exp(
+            torch.rand_like(self.Ds) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+        ).clamp(min=dt_init_floor)
+        self.dt_projs_bias.copy_((dt + torch.log(-torch.expm1(-dt))).unsqueeze(0))
+        # S4D-real: A = -(1 .. d_state) per channel.
+        self.A_logs.copy_(torch.log(torch.arange(1, D_STATE + 1, dtype=torch.float32)).expand_as(self.A_logs))
+        self.Ds.fill_(1.0)
+
+    def forward(
+        self, x: torch.Tensor, tree: groot_core.BFS | None = None
+    ) -> tuple[torch.Tensor, groot_core.BFS | None]:
+        """Mix ``x`` ``(B, H, W, C)``; returns ``(B, H, W, C)`` and the tree used (reusable by later blocks).
+
+        With ``scan="tree"`` and no ``tree`` given, the tree is built from this layer's own features.
+        """
+        batch, height, width, _ = x.shape
+        u, z = self.in_proj(x).chunk(2, dim=-1)
+        u = self.act(self.conv2d(u.permute(0, 3, 1, 2)))  # (B, D, H, W), channels-last in memory
+        if self.scan == "tree" and tree is None:
+            tree = grid_tree(u, self.metric)
+        # Token-major (B, L, D) keeps every elementwise op below on contiguous memory.
+        u = u.permute(0, 2, 3, 1).reshape(batch, height * width, -1)
+        dt_low, b, c = F.linear(u, self.x_proj_weight[0]).split([self.dt_rank, D_STATE, D_STATE], dim=-1)
+        dt = F.linear(dt_low, self.dt_projs_weight[0])
+        y = self._selective_scan(u, dt, b, c, tree, height, width)
+        y = y.view(batch, height, width, -1) * self.act(z)
+        return self.out_proj(y), tree
+
+    def _selective_scan(
+        self,
+        u: torch.Tensor,
+        dt: torch.Tensor,
+        b: torch.Tensor,
+        c: torch.Tensor,
+        tree: groot_core.BFS | None,
+        height: int,
+        width: int,
+    ) -> torch.Tensor:
+        """Discretise, scan and read out.
+
+        ``u``/``dt`` ``(B, L, D)`` and ``b``/``c`` ``(B, L, 1)`` -> ``(B, L, D)`` in u's dtype.
+        """
+        fp32 = self.force_fp32_scan
+        recompute = self.recompute_elementwise and torch.is_grad_enabled()
+        with torch.autocast(u.device.type, enabled=False) if fp32 else contextlib.nullcontext():
+            dtype = torch.promote_types(u.dtype, torch.float32) if fp32 else u.dtype
+            args = (u, dt, b, dtype)
+            drive, decay = (
+                checkpoint(self._discretise, *args, use_reentrant=False)
+                if recompute
+                else self._discretise(*args)
+            )
+            h = scan_grid(drive, decay, scan=self.scan, height=height, width=width, tree=tree)
+            args = (h, u, c, dtype)
+            return (
+                checkpoint(self._read_out, *args, use_reentrant=False) if recompute else self._read_out(*args)
+            )
+
+    def _discretise(
+        self, u: torch.Tensor, dt: torch.Tensor, b: torch.Tensor, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scan inputs ``(B, D, L)``: the drive ``delta * B * u`` and the decay ``exp(delta * A)``."""
+        u, dt, b = u.to(dtype), dt.to(dtype), b.to(dtype)
+        delta = F.softplus(dt + self.dt_projs_bias.to(dtype))
+        decay = torch.exp(delta * -torch.exp(self.A_logs.to(dtype).view(-1)))
+        return (delta * b * u).transpose(1, 2), decay.transpose(1, 2)
+
+    def _read_out(
+        self, h: torch.Tensor, u: torch.Tensor, c: torch.Tensor, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """``out_norm(h_norm(h) * C + D * u)`` for the scanned state ``h`` ``(B, D, L)``.
+
+        Returns ``(B, L, D)`` in u's dtype.
+        """
+        h = _layer_norm(self.h_norm, h.transpose(1, 2))
+        y = _layer_norm(self.out_norm, h * c.to(dtype) + self.Ds.to(dtype) * u.to(dtype))
+        return y.to(u.dtype)
