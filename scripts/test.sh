@@ -10,7 +10,7 @@ if ! command -v chromium >/dev/null; then
   sudo=$([ "$(id -u)" = 0 ] || echo sudo)
   $sudo apt-get update -q && $sudo apt-get install -y -q chromium
 fi
-bin=${GROOT_VENV:-.venv}/bin
+bin=$(cd "${GROOT_VENV:-.venv}/bin" && pwd)
 command -v nvcc >/dev/null && cuda=ON || cuda=OFF
 
 echo "== C++ core (CUDA kernels compiled: $cuda): build, ctest, install"
