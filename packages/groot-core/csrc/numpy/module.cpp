@@ -39,6 +39,11 @@ Output<T> to_numpy(std::vector<T> values, std::initializer_list<std::size_t> sha
 
 std::size_t as_size(index_t n) { return static_cast<std::size_t>(n); }
 
+// Sizes are computed from num_vertices before the core sees it: refuse what cannot be a size.
+void check_vertices(index_t vertices) {
+  GROOT_CHECK(vertices >= 1, "num_vertices must be at least 1, got ", vertices);
+}
+
 Output<index_t> grid_edges(index_t height, index_t width) {
   std::vector<index_t> edges(as_size(2 * groot::grid_edge_count(height, width)));
   groot::grid_edges(height, width, edges);
@@ -68,6 +73,7 @@ Output<T> edge_weights(const Input<T>& features, const Input<index_t>& edges, co
 
 template <class T>
 Output<index_t> minimum_spanning_tree(const Input<index_t>& edges, const Input<T>& weights, index_t vertices) {
+  check_vertices(vertices);
   const auto B = static_cast<index_t>(weights.shape(0));
   std::vector<index_t> tree(as_size(B * (vertices - 1) * 2));
   groot::minimum_spanning_tree<T>(graph_shape(edges, B, vertices), view(edges), view(weights), tree);
@@ -75,6 +81,7 @@ Output<index_t> minimum_spanning_tree(const Input<index_t>& edges, const Input<T
 }
 
 std::pair<Output<index_t>, Output<index_t>> bfs(const Input<index_t>& tree, index_t vertices, index_t root) {
+  check_vertices(vertices);
   const auto B = static_cast<index_t>(tree.shape(0));
   std::vector<index_t> order(as_size(B * vertices)), parent(as_size(B * vertices));
   groot::bfs({B, vertices}, view(tree), root, order, parent);

@@ -66,8 +66,14 @@ def edge_weights(features: np.ndarray, edges: np.ndarray, metric: Metric = "cosi
     return _numpy.edge_weights(features, edges, metric)
 
 
+def _check_vertices(num_vertices: int) -> None:
+    if num_vertices < 1:
+        raise ValueError(f"num_vertices must be at least 1, got {num_vertices}")
+
+
 def minimum_spanning_tree(edges: np.ndarray, weights: np.ndarray, num_vertices: int) -> np.ndarray:
     """``(B, L-1, 2)`` minimum spanning tree edges (ties broken by the lower edge index)."""
+    _check_vertices(num_vertices)
     weights = _floating(weights, "weights", 2, "(B, E)")
     edges = _ids(edges, "edges", (2, 3), "(E, 2) or (B, E, 2)")
     if edges.shape[-2:] != (weights.shape[1], 2):
@@ -77,6 +83,7 @@ def minimum_spanning_tree(edges: np.ndarray, weights: np.ndarray, num_vertices: 
 
 def bfs(tree: np.ndarray, num_vertices: int, root: int = 0) -> BFS:
     """BFS schedule ``(order, parent)``, each ``(B, L)``, of ``(B, L-1, 2)`` trees."""
+    _check_vertices(num_vertices)
     tree = _ids(tree, "tree", (3,), "(B, L-1, 2)")
     if tree.shape[1:] != (num_vertices - 1, 2):
         raise ValueError(f"tree must have shape (B, {num_vertices - 1}, 2), got {tree.shape}")

@@ -85,3 +85,15 @@ def _tree_scan_backward(ctx, grad_y):
 torch.library.register_autograd(
     "groot::tree_scan", _tree_scan_backward, setup_context=_tree_scan_setup_context
 )
+
+
+def _no_double_backward(ctx, grad_x, grad_decay):
+    # Second derivatives of the scan are not implemented: refuse rather than return zeros.
+    raise RuntimeError("groot: double backward through tree_scan is not supported")
+
+
+def _no_context(ctx, inputs, output):
+    pass
+
+
+torch.library.register_autograd("groot::tree_scan_backward", _no_double_backward, setup_context=_no_context)

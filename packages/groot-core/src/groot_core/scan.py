@@ -30,5 +30,7 @@ def tree_scan(
         with respect to x and decay.
     """
     if not isinstance(tree, BFS):
+        if x.dim() != 3 or x.shape[-1] < 1:
+            raise ValueError(f"x must have shape (B, D, L) with L >= 1, got {tuple(x.shape)}")
         tree = bfs(tree, x.shape[-1])
     return torch.ops.groot.tree_scan(x, decay, tree.order, tree.parent, mode)

@@ -95,6 +95,8 @@ def grid_tree(guide: torch.Tensor, metric: Metric = "cosine", root: int = 0) -> 
     """
     if guide.dim() != 4:
         raise ValueError(f"guide must have shape (B, C, H, W), got {tuple(guide.shape)}")
+    if not guide.is_floating_point():
+        raise ValueError(f"guide must be a floating-point tensor, got {guide.dtype}")
     batch, channels, height, width = guide.shape
     edges = grid_edges(height, width, device=guide.device)
     weights = edge_weights(guide.reshape(batch, channels, height * width), edges, metric)
