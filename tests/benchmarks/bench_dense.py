@@ -1,0 +1,189 @@
+"""Dense-prediction benchmark: Mask R-CNN (1333x800) and UperNet (512x512) on GrootV-T, Swin-T, ConvNeXt-T.
+
+Same heads for every backbone (torchvision Mask R-CNN + FPN 256; smp UperNet, decoder 512). For each
+row: frames per second and peak memory of batch-1 inference and of AMP training (Mask R-CNN batch 2,
+UperNet batch 16), and for GrootV the share of CUDA time spent in groot_core's tree operators
+(edge weights, MST, BFS, scan: every ``groot::`` op). Random weights; the numbers are speed only.
+
+    python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--only maskrcnn|upernet]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import OrderedDict
+
+import groot_vision  # noqa: F401  (registers the GrootV models with timm)
+import segmentation_models_pytorch as smp
+import timm
+import torch
+from groot_vision.detection import build_detector
+from groot_vision.segmentation import build_upernet
+from torch import nn
+from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
+
+# Swin-T first: the GrootV-T row is compared with it.
+BACKBONES = {
+    "Swin-T": "swin_tiny_patch4_window7_224",
+    "ConvNeXt-T": "convnext_tiny",
+    "GrootV-T": "grootv_tiny",
+}
+
+
+class TimmFPN(nn.Module):
+    """Any timm ``features_only`` backbone (NCHW or NHWC) + torchvision FPN, for the comparison rows."""
+
+    def __init__(self, name: str, image_size: tuple[int, int], out_channels: int = 256) -> None:
+        super().__init__()
+        kwargs = {"img_size": image_size, "strict_img_size": False} if "swin" in name else {}
+        self.body = timm.create_model(name, features_only=True, out_indices=(0, 1, 2, 3), **kwargs)
+        self.channels_last = getattr(self.body, "output_fmt", "NCHW") == "NHWC"
+        self.fpn = FeaturePyramidNetwork(self.body.feature_info.channels(), out_channels, LastLevelMaxPool())
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        maps = [m.permute(0, 3, 1, 2) if self.channels_last else m for m in self.body(x)]
+        return self.fpn(OrderedDict((str(i), m) for i, m in enumerate(maps)))
+
+
+def mask_rcnn(label: str) -> nn.Module:
+    model = build_detector("mask_rcnn", "grootv_tiny", 91)
+    if label != "GrootV-T":
+        model.backbone = TimmFPN(BACKBONES[label], (800, 1344))
+    return model
+
+
+def upernet(label: str) -> nn.Module:
+    if label == "GrootV-T":
+        return build_upernet("grootv_tiny", 150)
+    kwargs = {"img_size": 512} if "swin" in BACKBONES[label] else {}
+    return smp.UPerNet(encoder_name=f"tu-{BACKBONES[label]}", encoder_weights=None, classes=150, **kwargs)
+
+
+def timed(step, iters: int, device: torch.device) -> tuple[float, float]:
+    """(seconds per call, peak GiB) of ``step()`` after two warm-up calls."""
+    for _ in range(2):
+        step()
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / iters, torch.cuda.max_memory_allocated(device) / 2**30
+
+
+def tree_share(step, device: torch.device) -> float:
+    """Fraction of CUDA kernel time inside ``groot::`` operators during one ``step()``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        step()
+        torch.cuda.synchronize(device)
+    events = prof.key_averages()
+    total = sum(e.self_device_time_total for e in events)
+    groot = sum(e.device_time_total for e in events if e.key.startswith("groot::"))
+    return groot / total if total else float("nan")
+
+
+def detection_steps(model: nn.Module, device: torch.device):
+    images = [torch.rand(3, 800, 1333, device=device) for _ in range(2)]
+    masks = torch.zeros(3, 800, 1333, dtype=torch.uint8, device=device)
+    masks[0, 100:300, 100:400] = masks[1, 400:700, 600:900] = masks[2, 50:500, 900:1300] = 1
+    target = {
+        "boxes": torch.tensor(
+            [[100.0, 100, 400, 300], [600, 400, 900, 700], [900, 50, 1300, 500]], device=device
+        ),
+        "labels": torch.tensor([1, 2, 3], device=device),
+        "masks": masks,
+    }
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler()
+
+    @torch.no_grad()
+    def infer() -> None:
+        model.eval()
+        with torch.autocast("cuda"):
+            model(images[:1])
+
+    def train() -> None:
+        model.train()
+        with torch.autocast("cuda"):
+            loss = sum(model(images, [target, target]).values())
+        optimizer.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    return infer, train, 1, 2
+
+
+def segmentation_steps(model: nn.Module, device: torch.device):
+    batch = torch.randn(16, 3, 512, 512, device=device)
+    labels = torch.randint(0, 150, (16, 512, 512), device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=6e-5)
+    scaler = torch.amp.GradScaler()
+
+    @torch.no_grad()
+    def infer() -> None:
+        model.eval()
+        with torch.autocast("cuda"):
+            model(batch[:1])
+
+    def train() -> None:
+        model.train()
+        with torch.autocast("cuda"):
+            loss = nn.functional.cross_entropy(model(batch).float(), labels)
+        optimizer.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    return infer, train, 1, 16
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--only", choices=("maskrcnn", "upernet"))
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type != "cuda":
+        raise SystemExit("this benchmark times CUDA kernels: run it with --device cuda on a GPU machine")
+    tasks = {"maskrcnn": (mask_rcnn, detection_steps), "upernet": (upernet, segmentation_steps)}
+    columns = ["infer fps", "infer GiB", "train img/s", "train GiB", "tree share", "vs Swin-T"]
+    header = f"{'task':<9} {'backbone':<11} " + " ".join(f"{c:>11}" for c in columns)
+    print(header)
+    print("-" * len(header))
+    for task, (build, steps) in tasks.items():
+        if args.only and task != args.only:
+            continue
+        train_times = {}
+        for label in BACKBONES:
+            try:
+                model = build(label).to(device)
+                infer, train, infer_batch, train_batch = steps(model, device)
+                infer_s, infer_gib = timed(infer, args.iters, device)
+                train_s, train_gib = timed(train, args.iters, device)
+                share = tree_share(train, device) if label == "GrootV-T" else float("nan")
+            # A comparison backbone that cannot run at this size must not hide the other rows.
+            except Exception as err:
+                print(f"{task:<9} {label:<11} failed: {type(err).__name__}: {str(err)[:80]}")
+                continue
+            finally:
+                torch.cuda.empty_cache()
+            train_times[label] = train_s
+            ratio = train_s / train_times["Swin-T"] if "Swin-T" in train_times else float("nan")
+            values = [infer_batch / infer_s, infer_gib, train_batch / train_s, train_gib]
+            row = " ".join(f"{v:11.2f}" for v in values) + f" {share:11.1%} {ratio:11.2f}"
+            print(f"{task:<9} {label:<11} {row}")
+            del model
+        if "GrootV-T" in train_times and "Swin-T" in train_times:
+            ratio = train_times["GrootV-T"] / train_times["Swin-T"]
+            print(f"{task}: GrootV-T / Swin-T training time = {ratio:.2f} (target <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
