@@ -14,16 +14,23 @@
 namespace groot::adapter {
 namespace {
 
-template <class Count, class Fill, class FillCuda>
+using CudaFill = at::Tensor (*)(int64_t, int64_t, at::Device);
+#ifdef GROOT_WITH_CUDA
+constexpr CudaFill kGridEdgesCuda = &grid_edges_cuda;
+constexpr CudaFill kSequenceEdgesCuda = &sequence_edges_cuda;
+#else
+constexpr CudaFill kGridEdgesCuda = nullptr;
+constexpr CudaFill kSequenceEdgesCuda = nullptr;
+#endif
+
+template <class Count, class Fill>
 at::Tensor make_edges(int64_t n, int64_t m, std::optional<at::Device> device, Count count, Fill fill,
-                      FillCuda fill_cuda) {
+                      CudaFill fill_cuda) {
   const index_t edges = translate_errors([&] { return count(n, m); });
   if (device && device->is_cuda()) {
-#ifdef GROOT_WITH_CUDA
+    TORCH_CHECK_VALUE(fill_cuda != nullptr, "groot was built without CUDA kernels; device ", *device,
+                      " is not available");
     return fill_cuda(n, m, *device);
-#else
-    TORCH_CHECK_VALUE(false, "groot was built without CUDA kernels; device ", *device, " is not available");
-#endif
   }
   at::Tensor out = at::empty({edges, 2}, at::kLong);
   fill(n, m, mutable_view<index_t>(out));
@@ -31,11 +38,11 @@ at::Tensor make_edges(int64_t n, int64_t m, std::optional<at::Device> device, Co
 }
 
 at::Tensor grid_edges_any(int64_t height, int64_t width, std::optional<at::Device> device) {
-  return make_edges(height, width, device, grid_edge_count, grid_edges, grid_edges_cuda);
+  return make_edges(height, width, device, grid_edge_count, grid_edges, kGridEdgesCuda);
 }
 
 at::Tensor sequence_edges_any(int64_t length, int64_t window, std::optional<at::Device> device) {
-  return make_edges(length, window, device, sequence_edge_count, sequence_edges, sequence_edges_cuda);
+  return make_edges(length, window, device, sequence_edge_count, sequence_edges, kSequenceEdgesCuda);
 }
 
 }  // namespace
