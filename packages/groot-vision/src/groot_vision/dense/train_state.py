@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from torch import nn
 
 from ..checkpoint import load_checkpoint_file
 
-__all__ = ["load_model_weights", "load_train_state", "save_train_state"]
+__all__ = ["load_model_weights", "load_train_state", "load_trained_model", "save_train_state"]
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -42,3 +43,14 @@ def load_train_state(path: str | os.PathLike, model: nn.Module, **restorable: An
 def load_model_weights(path: str | os.PathLike, model: nn.Module) -> None:
     """Load only the model weights of a file written by :func:`save_train_state`."""
     _unwrap(model).load_state_dict(load_checkpoint_file(path)["model"])
+
+
+def load_trained_model(
+    path: str | os.PathLike, build: Callable[[dict], nn.Module], device: torch.device
+) -> tuple[nn.Module, dict]:
+    """Rebuild a model from the ``config`` saved with it, load its weights; returns ``(model in eval
+    mode on device, config)``."""
+    payload = load_checkpoint_file(path)
+    model = build(payload["config"])
+    model.load_state_dict(payload["model"])
+    return model.to(device).eval(), payload["config"]

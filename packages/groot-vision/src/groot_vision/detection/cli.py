@@ -22,11 +22,10 @@ from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint_file
 from ..dense import load_backbone_weights
 from ..dense.distributed import Runtime, init_runtime
 from ..dense.schedules import warmup_multistep
-from ..dense.train_state import load_train_state, save_train_state
+from ..dense.train_state import load_train_state, load_trained_model, save_train_state
 from .coco_eval import coco_results, evaluate_coco
 from .data import coco_categories, collate, load_coco
 from .model import build_detector
@@ -61,13 +60,6 @@ def _build_from_config(config: dict, **overrides) -> torch.nn.Module:
         box_batch_size_per_image=config["rois_per_image"],
         **overrides,
     )
-
-
-def _load_trained(path: str, device: torch.device, **overrides) -> tuple[torch.nn.Module, dict]:
-    payload = load_checkpoint_file(path)
-    model = _build_from_config(payload["config"], **overrides)
-    model.load_state_dict(payload["model"])
-    return model.to(device).eval(), payload["config"]
 
 
 def _loader(dataset, batch_size: int, runtime: Runtime, *, train: bool, workers: int) -> DataLoader:
@@ -218,7 +210,7 @@ def train(args: argparse.Namespace) -> dict:
 def evaluate(args: argparse.Namespace) -> dict:
     """COCO box (and mask) AP of a trained checkpoint; printed as JSON and returned."""
     runtime = init_runtime(args.device)
-    model, _ = _load_trained(args.checkpoint, runtime.device)
+    model, _ = load_trained_model(args.checkpoint, _build_from_config, runtime.device)
     dataset = load_coco(args.images, args.annotations, train=False)
     metrics = _evaluate(
         model, dataset, runtime, args.batch_size, args.workers, args.amp and runtime.device.type == "cuda"
@@ -235,7 +227,7 @@ def evaluate(args: argparse.Namespace) -> dict:
 def predict(args: argparse.Namespace) -> dict:
     """Detect objects in one image and save it with boxes, labels and masks drawn; returns the detections."""
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, config = _load_trained(args.checkpoint, device)
+    model, config = load_trained_model(args.checkpoint, _build_from_config, device)
     image = decode_image(args.image, mode="RGB")
     output = model([TF.to_dtype(image, torch.float32, scale=True).to(device)])[0]
     keep = output["scores"] >= args.score_threshold

@@ -19,11 +19,10 @@ from torch.utils.data import DataLoader, DistributedSampler
 from torchvision import tv_tensors
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint_file
 from ..dense import load_backbone_weights
 from ..dense.distributed import Runtime, init_runtime
 from ..dense.schedules import warmup_poly
-from ..dense.train_state import load_train_state, save_train_state
+from ..dense.train_state import load_train_state, load_trained_model, save_train_state
 from .data import IGNORE_INDEX, SegmentationFolder, eval_transforms, train_transforms
 from .inference import MULTI_SCALES, predict_probabilities
 from .metrics import ConfusionMatrix
@@ -45,13 +44,6 @@ def _build_from_config(config: dict, **overrides) -> torch.nn.Module:
     return build_upernet(
         config["backbone"], config["num_classes"], decoder_channels=config["decoder_channels"], **overrides
     )
-
-
-def _load_trained(path: str, device: torch.device) -> tuple[torch.nn.Module, dict]:
-    payload = load_checkpoint_file(path)
-    model = _build_from_config(payload["config"])
-    model.load_state_dict(payload["model"])
-    return model.to(device).eval(), payload["config"]
 
 
 def _evaluate(model, dataset, runtime: Runtime, config: dict, *, multi_scale: bool, amp: bool) -> dict:
@@ -188,7 +180,7 @@ def train(args: argparse.Namespace) -> dict:
 def evaluate(args: argparse.Namespace) -> dict:
     """mIoU / pixel accuracy of a checkpoint, single-scale or multi-scale + flip; printed as JSON."""
     runtime = init_runtime(args.device)
-    model, config = _load_trained(args.checkpoint, runtime.device)
+    model, config = load_trained_model(args.checkpoint, _build_from_config, runtime.device)
     dataset = SegmentationFolder(
         args.data, args.split, num_classes=config["num_classes"], ignore_label=config["ignore_label"]
     )
@@ -217,7 +209,7 @@ def colour_palette(num_classes: int) -> np.ndarray:
 def predict(args: argparse.Namespace) -> np.ndarray:
     """Segment one image and save the colour-coded class map; returns the class map ``(H, W)``."""
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, config = _load_trained(args.checkpoint, device)
+    model, config = load_trained_model(args.checkpoint, _build_from_config, device)
     pixels = torch.from_numpy(np.array(Image.open(args.image).convert("RGB"))).permute(2, 0, 1)
     image = eval_transforms()(tv_tensors.Image(pixels))
     probs = predict_probabilities(
