@@ -18,11 +18,14 @@ constexpr int kThreads = 512;
 using key_t = unsigned long long;
 constexpr key_t kNoKey = ~key_t(0);
 
+// Unsigned keys that sort like the weights; -0 and +0 are equal weights and share a key.
 __device__ __forceinline__ key_t ordered_key(float w) {
+  if (w == 0.0f) w = 0.0f;
   const unsigned bits = __float_as_uint(w);
   return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
 }
 __device__ __forceinline__ key_t ordered_key(double w) {
+  if (w == 0.0) w = 0.0;
   const key_t bits = static_cast<key_t>(__double_as_longlong(w));
   return (bits >> 63) ? ~bits : bits | (key_t(1) << 63);
 }

@@ -98,6 +98,30 @@ def test_per_graph_edges_of_random_multigraphs(vertices, rng):
         assert_spanning_tree(trees[b], vertices)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_self_loops_are_ignored_even_when_lightest(dtype, rng):
+    vertices = 40
+    graph = random_connected_graph(vertices, 30, rng)
+    loops = torch.randint(vertices, (12,), generator=rng).repeat(2, 1).T
+    edges = torch.cat([graph, loops])[torch.randperm(len(graph) + 12, generator=rng)]
+    weights = torch.rand(3, len(edges), generator=rng, dtype=dtype)
+    weights[:, (edges[:, 0] == edges[:, 1])] = -1.0
+    trees = gc.minimum_spanning_tree(edges, weights, vertices)
+    for b in range(3):
+        assert torch.equal(trees[b], edges[kruskal(edges, weights[b], vertices)])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_signed_zeros_are_equal_weights(dtype, rng):
+    """-0.0 == +0.0: such edges tie, and the lower edge index wins, whatever the sign."""
+    edges = grid_edges(8, 8)
+    choice = torch.randint(0, 3, (4, len(edges)), generator=rng)
+    weights = torch.tensor([-0.0, 0.0, 1.0], dtype=dtype)[choice]
+    trees = gc.minimum_spanning_tree(edges, weights, 64)
+    for b in range(4):
+        assert torch.equal(trees[b], edges[kruskal(edges, weights[b], 64)])
+
+
 def test_shared_and_per_graph_edges_agree(rng):
     edges = grid_edges(9, 11)
     weights = torch.rand(5, len(edges), generator=rng)

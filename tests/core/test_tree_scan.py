@@ -118,6 +118,32 @@ def test_gradients_match_brute_force_autograd(mode, dtype, rng):
         )
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("channels", [1, 4, 8, 9, 19])
+def test_channel_counts_around_cpu_blocks(channels, mode, dtype, rng):
+    """The CPU scan works on blocks of 8 float / 4 double channels of a sample, transposed in
+    tiles of 4 / 2 vertices: whole blocks, partial blocks and both together, with a vertex count
+    that is no multiple of a tile, forward and backward."""
+    vertices, batch = 13, 2
+    parents = torch.stack([random_parents(vertices, rng, shape) for shape in ("random", "deep")])
+    schedule = bfs_schedule(parents, rng)
+    x, decay = scan_inputs(batch, channels, vertices, dtype, rng, low=-0.9, high=0.9)
+    grad_y = torch.randn(batch, channels, vertices, generator=rng, dtype=dtype)
+    x64, decay64 = x.double().requires_grad_(), decay.double().requires_grad_()
+    expected_y, magnitude = brute_force_scan(x64, decay64, parents, mode)
+    expected = torch.autograd.grad((expected_y * grad_y.double()).sum(), (x64, decay64))
+    x.requires_grad_()
+    decay.requires_grad_()
+    y = gc.tree_scan(x, decay, schedule, mode)
+    assert_scan_close(y.detach(), expected_y.detach(), magnitude, RTOL[dtype])
+    tolerance = 1e-4 if dtype == torch.float32 else 1e-10
+    for got, want in zip(torch.autograd.grad(y, (x, decay), grad_y), expected, strict=True):
+        torch.testing.assert_close(
+            got.double(), want, rtol=tolerance, atol=tolerance * want.abs().max().item()
+        )
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(("dtype", "rtol"), [(torch.float16, 2e-3), (torch.bfloat16, 1.6e-2)], ids=str)
 def test_reduced_precision_scan(dtype, rtol, mode, rng):

@@ -63,7 +63,9 @@ def test_minimum_spanning_tree_is_identical(shape, ties):
     edges = gc.grid_edges(h, w)
     weights = torch.rand(4, edges.shape[0])
     if ties:
-        weights = (weights * 3).floor()  # three distinct values: the edge-index rule decides
+        # Three distinct values, -0.0 and +0.0 being one: the edge-index rule decides.
+        weights = (weights * 3).floor() - 1
+        weights[:, ::3] = -weights[:, ::3]
     poison_allocator()
     result = gc.minimum_spanning_tree(edges.cuda(), weights.cuda(), h * w)
     assert torch.equal(result.cpu(), gc.minimum_spanning_tree(edges, weights, h * w))
