@@ -359,6 +359,12 @@ struct LaunchPlan {
   unsigned threads() const {
     return static_cast<unsigned>((channels_per_block * lanes + 31) / 32 * 32);
   }
+  // The kernel variant for this plan: rows in the workspace, in shared memory with the decay
+  // copied next to them, or in shared memory without.
+  template <class Kernel>
+  Kernel pick(Kernel in_workspace, Kernel with_decay, Kernel without_decay) const {
+    return !in_shared ? in_workspace : copy_decay ? with_decay : without_decay;
+  }
 };
 
 void build_schedule(ChannelShape shape, const index_t* order, const index_t* parent, const Schedule& s,
@@ -370,10 +376,35 @@ void build_schedule(ChannelShape shape, const index_t* order, const index_t* par
   detail::check_launch("schedule_kernel");
 }
 
-template <class Kernel>
-void allow_shared(Kernel kernel, std::size_t bytes) {
-  detail::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
-                "cudaFuncSetAttribute");
+// What the forward and the backward share: the schedule built in the workspace, the launch plan
+// and, for rows too long for shared memory, their workspace.
+template <class A>
+struct PreparedScan {
+  Schedule schedule;
+  LaunchPlan<A> plan;
+  A* rows;
+
+  template <class... Params, class... Args>
+  void launch(const char* name, void (*kernel)(Params...), ChannelShape shape, cudaStream_t stream,
+              Args... args) const {
+    detail::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(plan.shared_bytes)),
+                  "cudaFuncSetAttribute");
+    kernel<<<plan.blocks(shape), plan.threads(), plan.shared_bytes, stream>>>(args...);
+    detail::check_launch(name);
+  }
+};
+
+template <class T>
+PreparedScan<detail::acc_t<T>> prepare_scan(ChannelShape shape, const index_t* order, const index_t* parent,
+                                            bool backward, void* workspace, cudaStream_t stream) {
+  using A = detail::acc_t<T>;
+  detail::WorkspaceLayout w(workspace);
+  const Schedule s = take_schedule(w, shape);
+  build_schedule(shape, order, parent, s, stream);
+  const LaunchPlan<A> plan(shape, backward);
+  A* rows = w.take<A>(plan.workspace_rows(shape));
+  return {s, plan, rows};
 }
 
 }  // namespace
@@ -389,41 +420,24 @@ std::size_t tree_scan_workspace_bytes(ChannelShape shape, bool backward) {
 template <class T>
 void tree_scan_forward(ChannelShape shape, const T* x, const T* decay, const index_t* order, const index_t* parent,
                        ScanMode mode, T* y, void* workspace, cudaStream_t stream) {
-  using A = detail::acc_t<T>;
   if (shape.numel() == 0) return;
-  detail::WorkspaceLayout w(workspace);
-  const Schedule s = take_schedule(w, shape);
-  build_schedule(shape, order, parent, s, stream);
-  const LaunchPlan<A> plan(shape, false);
-  A* rows = w.take<A>(plan.workspace_rows(shape));
-  auto kernel = !plan.in_shared    ? scan_forward_kernel<T, false, false>
-                : plan.copy_decay ? scan_forward_kernel<T, true, true>
-                                  : scan_forward_kernel<T, true, false>;
-  allow_shared(kernel, plan.shared_bytes);
-  kernel<<<plan.blocks(shape), plan.threads(), plan.shared_bytes, stream>>>(shape, x, decay, s, mode, y, rows,
-                                                                            plan.channels_per_block, plan.lanes);
-  detail::check_launch("scan_forward_kernel");
+  const auto scan = prepare_scan<T>(shape, order, parent, false, workspace, stream);
+  const auto kernel = scan.plan.pick(scan_forward_kernel<T, false, false>, scan_forward_kernel<T, true, true>,
+                                     scan_forward_kernel<T, true, false>);
+  scan.launch("scan_forward_kernel", kernel, shape, stream, shape, x, decay, scan.schedule, mode, y, scan.rows,
+              scan.plan.channels_per_block, scan.plan.lanes);
 }
 
 template <class T>
 void tree_scan_backward(ChannelShape shape, const T* grad_y, const T* x, const T* decay, const index_t* order,
                         const index_t* parent, ScanMode mode, T* grad_x, T* grad_decay, void* workspace,
                         cudaStream_t stream) {
-  using A = detail::acc_t<T>;
   if (shape.numel() == 0) return;
-  detail::WorkspaceLayout w(workspace);
-  const Schedule s = take_schedule(w, shape);
-  build_schedule(shape, order, parent, s, stream);
-  const LaunchPlan<A> plan(shape, true);
-  A* rows = w.take<A>(plan.workspace_rows(shape));
-  auto kernel = !plan.in_shared    ? scan_backward_kernel<T, false, false>
-                : plan.copy_decay ? scan_backward_kernel<T, true, true>
-                                  : scan_backward_kernel<T, true, false>;
-  allow_shared(kernel, plan.shared_bytes);
-  kernel<<<plan.blocks(shape), plan.threads(), plan.shared_bytes, stream>>>(shape, grad_y, x, decay, s, mode, grad_x,
-                                                                            grad_decay, rows,
-                                                                            plan.channels_per_block, plan.lanes);
-  detail::check_launch("scan_backward_kernel");
+  const auto scan = prepare_scan<T>(shape, order, parent, true, workspace, stream);
+  const auto kernel = scan.plan.pick(scan_backward_kernel<T, false, false>, scan_backward_kernel<T, true, true>,
+                                     scan_backward_kernel<T, true, false>);
+  scan.launch("scan_backward_kernel", kernel, shape, stream, shape, grad_y, x, decay, scan.schedule, mode, grad_x,
+              grad_decay, scan.rows, scan.plan.channels_per_block, scan.plan.lanes);
 }
 
 #define GROOT_INSTANTIATE(T)                                                                                   \
