@@ -347,7 +347,13 @@ struct LaunchPlan {
       shared_bytes = schedule + channels * per_channel;
     }
     in_shared = best > 0;
-    if (!in_shared) rows = value_rows;
+    if (!in_shared) {
+      // Nothing is shared between a block's channels then, and the few samples of dense
+      // prediction (one image of 333×200 vertices at stage 1) have too few channels to fill the
+      // GPU 32 at a time: a warp per channel, a channel per block.
+      rows = value_rows;
+      channels_per_block = 1;
+    }
     lanes = channels_per_block * 32 <= kThreadsPerBlock ? 32 : 8;
   }
   std::size_t workspace_rows(ChannelShape shape) const {
