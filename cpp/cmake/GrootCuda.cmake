@@ -17,6 +17,8 @@ target_sources(groot PRIVATE
   cuda/graph.cu
   cuda/mst.cu
   cuda/tree_scan.cu)
+# The kernels share a few host/device helpers with the CPU code (cpp/src).
+target_include_directories(groot PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
 target_compile_definitions(groot PUBLIC GROOT_WITH_CUDA)
 target_link_libraries(groot PUBLIC CUDA::cudart)
 set_target_properties(groot PROPERTIES CUDA_STANDARD 17 CUDA_VISIBILITY_PRESET hidden

@@ -10,6 +10,7 @@
 
 #include "block_scan.cuh"
 #include "common.cuh"
+#include "ordered_bits.hpp"
 
 namespace groot::cuda {
 namespace {
@@ -17,18 +18,6 @@ namespace {
 constexpr int kThreads = 512;
 using key_t = unsigned long long;
 constexpr key_t kNoKey = ~key_t(0);
-
-// Unsigned keys that sort like the weights; -0 and +0 are equal weights and share a key.
-__device__ __forceinline__ key_t ordered_key(float w) {
-  if (w == 0.0f) w = 0.0f;
-  const unsigned bits = __float_as_uint(w);
-  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
-}
-__device__ __forceinline__ key_t ordered_key(double w) {
-  if (w == 0.0) w = 0.0;
-  const key_t bits = static_cast<key_t>(__double_as_longlong(w));
-  return (bits >> 63) ? ~bits : bits | (key_t(1) << 63);
-}
 
 struct GraphWorkspace {
   int* label;     // component label of each vertex (a vertex id)
@@ -78,7 +67,7 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
     for (int e = threadIdx.x; e < E; e += kThreads) {
       int u, v;
       if (!endpoints(e, u, v) || label[u] == label[v]) continue;
-      const key_t key = ordered_key(weights[e]);
+      const key_t key = groot::detail::ordered_bits(weights[e]);
       atomicMin(&lightest_key[label[u]], key);
       atomicMin(&lightest_key[label[v]], key);
     }
@@ -86,7 +75,7 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
     for (int e = threadIdx.x; e < E; e += kThreads) {
       int u, v;
       if (!endpoints(e, u, v) || label[u] == label[v]) continue;
-      const key_t key = ordered_key(weights[e]);
+      const key_t key = groot::detail::ordered_bits(weights[e]);
       if (key == lightest_key[label[u]]) atomicMin(&lightest_edge[label[u]], e);
       if (key == lightest_key[label[v]]) atomicMin(&lightest_edge[label[v]], e);
     }

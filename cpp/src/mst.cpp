@@ -9,30 +9,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "checks.hpp"
+#include "ordered_bits.hpp"
 #include "parallel_for.hpp"
 
 namespace groot {
 namespace {
-
-// Unsigned integers that sort like the (finite) weights; -0 and +0 share one key, as they are
-// equal weights.
-inline std::uint32_t ordered_bits(float w) {
-  if (w == 0) w = 0;
-  std::uint32_t bits;
-  std::memcpy(&bits, &w, sizeof bits);
-  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
-}
-inline std::uint64_t ordered_bits(double w) {
-  if (w == 0) w = 0;
-  std::uint64_t bits;
-  std::memcpy(&bits, &w, sizeof bits);
-  return (bits >> 63) ? ~bits : bits | (std::uint64_t{1} << 63);
-}
 
 // A component's pick: the lightest edge under (weight, position in the edge list). Rewriting the
 // list keeps its order, so positions order like edge indices and this is the strict
@@ -40,14 +25,14 @@ inline std::uint64_t ordered_bits(double w) {
 template <class Bits>
 struct Pick {
   Bits weight;
-  std::uint32_t index;
-  std::uint32_t position() const { return index; }
+  std::uint32_t at;  // position in the edge list
+  std::uint32_t position() const { return at; }
   Bits weight_bits() const { return weight; }
   void keep_lighter(const Pick& other) {
     if (other < *this) *this = other;
   }
   friend bool operator<(const Pick& x, const Pick& y) {
-    return x.weight < y.weight || (x.weight == y.weight && x.index < y.index);
+    return x.weight < y.weight || (x.weight == y.weight && x.at < y.at);
   }
 };
 // For float weights the pair fits in one integer: one compare.
@@ -76,7 +61,7 @@ struct EdgeList {
 template <class T>
 void boruvka(index_t vertices, index_t num_edges, const index_t* pairs, const T* weights,
              index_t* tree) {
-  using Bits = decltype(ordered_bits(T{}));
+  using Bits = decltype(detail::ordered_bits(T{}));
   const auto E = static_cast<std::size_t>(num_edges);
   EdgeList<Bits> edges;
   edges.a.resize(E);
@@ -88,7 +73,7 @@ void boruvka(index_t vertices, index_t num_edges, const index_t* pairs, const T*
     edges.a[size] = static_cast<std::uint32_t>(pairs[2 * e]);
     edges.b[size] = static_cast<std::uint32_t>(pairs[2 * e + 1]);
     edges.index[size] = static_cast<std::uint32_t>(e);
-    edges.weight[size] = ordered_bits(weights[e]);
+    edges.weight[size] = detail::ordered_bits(weights[e]);
     size += pairs[2 * e] != pairs[2 * e + 1];
   }
   std::vector<std::uint8_t> in_tree(E, 0);
