@@ -19,7 +19,6 @@
 #include "groot/tree_scan.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <vector>
 
 #include "groot/bfs.hpp"
@@ -41,19 +40,11 @@ struct alignas(32) Lanes {
 // The BFS schedule of one sample as the passes read it: step k visits vertex[k], whose parent is
 // parent[k]; step 0 is the root.
 struct Steps {
-  std::vector<index_t> vertex;
-  std::vector<index_t> parent;
-
-  void assign(const index_t* order, const index_t* parent_of, index_t vertices) {
-    vertex.assign(order, order + vertices);
-    parent.resize(static_cast<std::size_t>(vertices));
-    for (index_t k = 0; k < vertices; ++k) parent[k] = parent_of[order[k]];
-  }
-  index_t size() const { return static_cast<index_t>(vertex.size()); }
+  const index_t* vertex;  // the sample's BFS order
+  const index_t* parent;
+  index_t count;
+  index_t size() const { return count; }
 };
-
-// Transposes run over chunks of this many vertices, so that both sides stay in the L1 cache.
-constexpr index_t kTransposeChunk = 16;
 
 // The block of `count` channel rows (each `vertices` long, one after the other) into
 // vertex-major lanes; lanes past `count` are zero, so they compute zeros. Whole tiles go through
@@ -216,20 +207,22 @@ GROOT_SIMD_CLONES void backward_block(const Steps& s, index_t count, const T* gr
 }
 
 // Runs block(steps, channel count, offset of its first row, buffers) over every block of
-// channels, in parallel. Each thread keeps its steps and `buffers` × L lanes between blocks.
+// channels, in parallel. Each thread keeps its `buffers` × L lanes between blocks.
 template <class T, class Block>
 void for_each_block(ChannelShape shape, span<const index_t> order, span<const index_t> parent,
                     index_t buffers, Block&& block) {
   const index_t width = Lanes<T>::width, L = shape.vertices;
+  // Every block of a sample walks the same steps: their parents are looked up once, up front.
+  std::vector<index_t> step_parent(static_cast<std::size_t>(shape.batch * L));
+  for (index_t i = 0; i < shape.batch * L; ++i)
+    step_parent[i] = parent[i / L * L + order[i]];
   const index_t blocks_per_sample = (shape.channels + width - 1) / width;
   detail::parallel_for(shape.batch * blocks_per_sample, 4 * buffers * width * L, [&](index_t i) {
-    thread_local Steps steps;
     thread_local std::vector<Lanes<T>> scratch;
     const index_t b = i / blocks_per_sample, first = i % blocks_per_sample * width;
-    steps.assign(order.data() + b * L, parent.data() + b * L, L);
     scratch.resize(static_cast<std::size_t>(buffers * L));
-    block(steps, std::min(width, shape.channels - first), (b * shape.channels + first) * L,
-          scratch.data());
+    block(Steps{order.data() + b * L, step_parent.data() + b * L, L},
+          std::min(width, shape.channels - first), (b * shape.channels + first) * L, scratch.data());
   });
 }
 
