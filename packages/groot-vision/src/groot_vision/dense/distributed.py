@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 __all__ = ["Runtime", "init_runtime"]
 
@@ -26,6 +27,17 @@ class Runtime:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
+
+    def data_parallel(self, model: nn.Module, *, sync_batchnorm: bool = False) -> nn.Module:
+        """``model`` in DistributedDataParallel when distributed (with SyncBatchNorm on CUDA if
+        asked), else ``model`` itself."""
+        if not self.distributed:
+            return model
+        if sync_batchnorm and self.device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return nn.parallel.DistributedDataParallel(
+            model, device_ids=None if self.device.type == "cpu" else [self.device]
+        )
 
     def barrier(self) -> None:
         if self.distributed:

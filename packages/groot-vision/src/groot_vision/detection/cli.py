@@ -8,7 +8,6 @@ side drawn from 480-800 (lr ×0.1 at epochs 27 and 33). Launch with ``torchrun -
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,10 +21,16 @@ from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 from tqdm import tqdm
 
-from ..dense import load_backbone_weights
 from ..dense.distributed import Runtime, init_runtime
 from ..dense.schedules import warmup_multistep
 from ..dense.train_state import load_train_state, load_trained_model, save_train_state
+from ..dense.training import (
+    TrainLog,
+    load_backbone_checkpoint,
+    optimizer_step,
+    report_metrics,
+    runtime_options,
+)
 from .coco_eval import coco_results, evaluate_coco
 from .data import coco_categories, collate, load_coco
 from .model import build_detector
@@ -118,15 +123,8 @@ def train(args: argparse.Namespace) -> dict:
         drop_path_rate=args.drop_path_rate,
         frozen_stages=args.frozen_stages,
     )
-    if args.backbone_weights:
-        report = load_backbone_weights(model, args.backbone_weights)
-        if runtime.is_main:
-            print(report.summary())
-    model.to(runtime.device)
-    if runtime.distributed:
-        model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=None if runtime.device.type == "cpu" else [runtime.device]
-        )
+    load_backbone_checkpoint(model, args.backbone_weights, runtime)
+    model = runtime.data_parallel(model.to(runtime.device))
     per_process = max(args.batch_size // runtime.world_size, 1)
     loader = _loader(dataset, per_process, runtime, train=True, workers=args.workers)
     if len(loader) == 0:
@@ -146,10 +144,7 @@ def train(args: argparse.Namespace) -> dict:
     if args.resume:
         extra = load_train_state(args.resume, model, optimizer=optimizer, scheduler=scheduler, scaler=scaler)
         start_epoch, step = extra["epoch"], extra["step"]
-    log = None
-    if runtime.is_main:
-        output.mkdir(parents=True, exist_ok=True)
-        log = open(output / "log.jsonl", "a")
+    log = TrainLog(output, runtime)
     metrics: dict = {}
     for epoch in range(start_epoch, epochs):
         model.train()
@@ -164,16 +159,11 @@ def train(args: argparse.Namespace) -> dict:
             loss = sum(losses.values())
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss is {loss.item()} at step {step}: {losses}")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+            optimizer_step(loss, optimizer, scaler, scheduler)
             step += 1
-            if log is not None:
-                entry = {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0], "loss": loss.item()}
-                log.write(json.dumps(entry | {k: v.item() for k, v in losses.items()}) + "\n")
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+            entry = {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0], "loss": loss.item()}
+            log.write(entry | {k: v.item() for k, v in losses.items()})
+            bar.set_postfix(loss=f"{loss.item():.3f}")
             if args.max_iters and step >= args.max_iters:
                 break
         if runtime.is_main:
@@ -196,13 +186,11 @@ def train(args: argparse.Namespace) -> dict:
                 args.workers,
                 amp,
             )
-            if log is not None:
-                log.write(json.dumps({"epoch": epoch + 1, **metrics}) + "\n")
+            log.write({"epoch": epoch + 1, **metrics})
         runtime.barrier()
         if args.max_iters and step >= args.max_iters:
             break
-    if log is not None:
-        log.close()
+    log.close()
     runtime.close()
     return metrics
 
@@ -215,10 +203,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     metrics = _evaluate(
         model, dataset, runtime, args.batch_size, args.workers, args.amp and runtime.device.type == "cuda"
     )
-    if runtime.is_main:
-        print(json.dumps(metrics, indent=2))
-        if args.output:
-            Path(args.output).write_text(json.dumps(metrics, indent=2))
+    report_metrics(metrics, runtime, args.output)
     runtime.close()
     return metrics
 
@@ -252,12 +237,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m groot_vision.detection", description=__doc__.split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    common = runtime_options()
     common.add_argument("--workers", type=int, default=4)
-    common.add_argument(
-        "--amp", action=argparse.BooleanOptionalAction, default=True, help="mixed precision on CUDA"
-    )
 
     t = commands.add_parser("train", parents=[common], help="train on a COCO-format set")
     t.add_argument("--images", required=True, help="image folder")

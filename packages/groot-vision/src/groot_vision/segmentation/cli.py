@@ -8,7 +8,6 @@ schedule with 1 500 warm-up iterations, 160k iterations, batch 16 across all pro
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -19,10 +18,16 @@ from torch.utils.data import DataLoader, DistributedSampler
 from torchvision import tv_tensors
 from tqdm import tqdm
 
-from ..dense import load_backbone_weights
 from ..dense.distributed import Runtime, init_runtime
 from ..dense.schedules import warmup_poly
 from ..dense.train_state import load_train_state, load_trained_model, save_train_state
+from ..dense.training import (
+    TrainLog,
+    load_backbone_checkpoint,
+    optimizer_step,
+    report_metrics,
+    runtime_options,
+)
 from .data import IGNORE_INDEX, SegmentationFolder, eval_transforms, train_transforms
 from .inference import MULTI_SCALES, predict_probabilities
 from .metrics import ConfusionMatrix
@@ -91,20 +96,9 @@ def train(args: argparse.Namespace) -> dict:
         else None
     )
     model = _build_from_config(config, drop_path_rate=args.drop_path_rate)
-    if args.backbone_weights:
-        report = load_backbone_weights(model, args.backbone_weights)
-        if runtime.is_main:
-            print(report.summary())
-    model.to(runtime.device)
-    raw_model = model
-    if runtime.distributed:
-        model = (
-            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) if runtime.device.type == "cuda" else model
-        )
-        model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=None if runtime.device.type == "cpu" else [runtime.device]
-        )
-        raw_model = model.module
+    load_backbone_checkpoint(model, args.backbone_weights, runtime)
+    model = runtime.data_parallel(model.to(runtime.device), sync_batchnorm=True)
+    raw_model = model.module if runtime.distributed else model
     per_process = max(args.batch_size // runtime.world_size, 1)
     sampler = DistributedSampler(dataset) if runtime.distributed else None
     loader = DataLoader(
@@ -126,10 +120,7 @@ def train(args: argparse.Namespace) -> dict:
             "step"
         ]
     output = Path(args.output)
-    log = None
-    if runtime.is_main:
-        output.mkdir(parents=True, exist_ok=True)
-        log = open(output / "log.jsonl", "a")
+    log = TrainLog(output, runtime)
     metrics: dict = {}
     batches = _endless(loader)
     bar = tqdm(total=args.iters, initial=step, desc="train", disable=not runtime.is_main)
@@ -140,11 +131,7 @@ def train(args: argparse.Namespace) -> dict:
         with torch.autocast(runtime.device.type, enabled=amp):
             logits = model(images)
         loss = criterion(logits.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
+        optimizer_step(loss, optimizer, scaler, scheduler)
         step += 1
         bar.update()
         entry: dict = {"step": step, "lr": scheduler.get_last_lr()[0], "loss": loss.item()}
@@ -167,12 +154,10 @@ def train(args: argparse.Namespace) -> dict:
         if val_set is not None and (step % args.val_every == 0 or step == args.iters):
             metrics = _evaluate(raw_model, val_set, runtime, config, multi_scale=False, amp=amp)
             entry |= {f"val_{k}": v for k, v in metrics.items()}
-        if log is not None:
-            log.write(json.dumps(entry) + "\n")
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+        log.write(entry)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
-    if log is not None:
-        log.close()
+    log.close()
     runtime.close()
     return metrics
 
@@ -192,10 +177,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         multi_scale=args.multi_scale,
         amp=args.amp and runtime.device.type == "cuda",
     )
-    if runtime.is_main:
-        print(json.dumps(metrics, indent=2))
-        if args.output:
-            Path(args.output).write_text(json.dumps(metrics, indent=2))
+    report_metrics(metrics, runtime, args.output)
     runtime.close()
     return metrics
 
@@ -231,11 +213,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m groot_vision.segmentation", description=__doc__.split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
-    common.add_argument(
-        "--amp", action=argparse.BooleanOptionalAction, default=True, help="mixed precision on CUDA"
-    )
+    common = runtime_options()
 
     t = commands.add_parser("train", parents=[common], help="train on an ADE20K-layout folder")
     t.add_argument("--data", required=True, help="root with images/<split> and annotations/<split>")
