@@ -32,6 +32,16 @@ SMALL = [
 ]
 
 
+def train_arguments(images, annotations, output, *, epochs: int) -> list[str]:
+    """``train`` on two images at batch 2 (one step an epoch), small model and sizes."""
+    return [
+        "train",
+        *("--images", str(images), "--annotations", str(annotations), "--output", str(output)),
+        *("--batch-size", "2", "--epochs", str(epochs), "--lr", "2e-4"),
+        *SMALL,
+    ]
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Six steps on two fixed images (batch 2), so the losses are comparable step to step."""
@@ -39,24 +49,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("coco")
     images, annotations = write_coco(root, num_images=2, size=128)
     out = root / "run"
-    main(
-        [
-            "train",
-            "--images",
-            str(images),
-            "--annotations",
-            str(annotations),
-            "--output",
-            str(out),
-            "--batch-size",
-            "2",
-            "--epochs",
-            "6",
-            "--lr",
-            "2e-4",
-            *SMALL,
-        ]
-    )
+    main(train_arguments(images, annotations, out, epochs=6))
     return images, annotations, out
 
 
@@ -137,26 +130,7 @@ def test_resume_continues_from_the_saved_step(trained, tmp_path) -> None:
     images, annotations, out = trained
     resumed = tmp_path / "resumed"
     shutil.copytree(out, resumed)
-    main(
-        [
-            "train",
-            "--images",
-            str(images),
-            "--annotations",
-            str(annotations),
-            "--output",
-            str(resumed),
-            "--batch-size",
-            "2",
-            "--epochs",
-            "7",
-            "--lr",
-            "2e-4",
-            "--resume",
-            str(out / "last.pth"),
-            *SMALL,
-        ]
-    )
+    main([*train_arguments(images, annotations, resumed, epochs=7), "--resume", str(out / "last.pth")])
     steps = [json.loads(line).get("step") for line in (resumed / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6, 7]
 
