@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "checks.hpp"
+#include "step_parents.hpp"
 #include "parallel_for.hpp"
 
 namespace groot {
@@ -59,30 +60,42 @@ void bfs(TreeShape shape, span<const index_t> tree, index_t root, span<index_t> 
   });
 }
 
-void validate_schedule(TreeShape shape, span<const index_t> order, span<const index_t> parent) {
+std::vector<index_t> detail::checked_step_parents(TreeShape shape, span<const index_t> order,
+                                                  span<const index_t> parent) {
   const auto [batch, vertices] = shape;
   detail::check_size(order, batch * vertices, "order");
   detail::check_size(parent, batch * vertices, "parent");
-  std::vector<index_t> position(static_cast<std::size_t>(vertices));
-  for (index_t b = 0; b < batch; ++b) {
+  std::vector<index_t> step_parent(static_cast<std::size_t>(batch * vertices));
+  // One walk per sample: a vertex must not have been seen yet, and its parent must have been.
+  detail::parallel_for(batch, 4 * vertices, [&](index_t b) {
     const index_t* ord = order.data() + b * vertices;
     const index_t* par = parent.data() + b * vertices;
-    for (index_t v = 0; v < vertices; ++v) position[v] = -1;
+    index_t* steps = step_parent.data() + b * vertices;
+    thread_local std::vector<unsigned char> seen;
+    seen.assign(static_cast<std::size_t>(vertices), 0);
     for (index_t k = 0; k < vertices; ++k) {
-      detail::check_vertex(ord[k], vertices, "order");
-      GROOT_CHECK(position[ord[k]] < 0, "order is not a permutation: vertex ", ord[k],
-                  " appears twice in batch ", b);
-      position[ord[k]] = k;
+      const index_t v = ord[k];
+      detail::check_vertex(v, vertices, "order");
+      GROOT_CHECK(!seen[v], "order is not a permutation: vertex ", v, " appears twice in batch ",
+                  b);
+      const index_t p = par[v];
+      if (k == 0) {
+        GROOT_CHECK(p == -1, "parent of the root (order[", b, ", 0] = ", v, ") must be -1, got ",
+                    p);
+      } else {
+        detail::check_vertex(p, vertices, "parent");
+        GROOT_CHECK(seen[p], "parent[", b, ", ", v, "] = ", p,
+                    " does not come before its child in order");
+      }
+      seen[v] = 1;
+      steps[k] = p;
     }
-    GROOT_CHECK(par[ord[0]] == -1, "parent of the root (order[", b, ", 0] = ", ord[0],
-                ") must be -1, got ", par[ord[0]]);
-    for (index_t k = 1; k < vertices; ++k) {
-      const index_t p = par[ord[k]];
-      detail::check_vertex(p, vertices, "parent");
-      GROOT_CHECK(position[p] < k, "parent[", b, ", ", ord[k], "] = ", p,
-                  " does not come before its child in order");
-    }
-  }
+  });
+  return step_parent;
+}
+
+void validate_schedule(TreeShape shape, span<const index_t> order, span<const index_t> parent) {
+  detail::checked_step_parents(shape, order, parent);
 }
 
 }  // namespace groot

@@ -14,28 +14,23 @@
 // Layout. A channel's passes are chains of dependent scalar steps through scattered vertices, and
 // run one channel at a time they are bound by latency, not bandwidth. So one task takes a block of
 // Lanes::width channels of one sample (they share the tree) and transposes it vertex-major: each
-// step of a pass then moves one small contiguous vector of channels, which the compiler turns into
-// SIMD arithmetic, and the index reads are shared by the whole block.
+// step of a pass then moves one SIMD vector of channels (Lanes), and the index reads are shared by
+// the whole block.
 #include "groot/tree_scan.hpp"
 
 #include <algorithm>
 #include <vector>
 
-#include "groot/bfs.hpp"
 #include "checks.hpp"
+#include "lanes.hpp"
 #include "parallel_for.hpp"
+#include "step_parents.hpp"
 #include "transpose.hpp"
 
 namespace groot {
 namespace {
 
-// One vertex's values for a block of channels: 32 bytes, one AVX register (two SSE ones). Wider
-// blocks were slower here: three (L × width) buffers must stay in a core's L2 cache.
-template <class T>
-struct alignas(32) Lanes {
-  static constexpr int width = 32 / sizeof(T);
-  T v[width];
-};
+using detail::Lanes;
 
 // The BFS schedule of one sample as the passes read it: step k visits vertex[k], whose parent is
 // parent[k]; step 0 is the root.
@@ -46,6 +41,19 @@ struct Steps {
   index_t size() const { return count; }
 };
 
+// Calls fn(v, c) for the vertex-channel pairs of a block that whole tiles leave out: the
+// channels past the last whole tile (`tiled_count`) at every vertex, and every channel at the
+// vertices past the last whole tile (`tiled_vertices`).
+template <class Fn>
+void for_each_untiled(index_t width, index_t tiled_count, index_t tiled_vertices,
+                      index_t vertices, Fn&& fn) {
+  if (tiled_count < width)
+    for (index_t v = 0; v < tiled_vertices; ++v)
+      for (index_t c = tiled_count; c < width; ++c) fn(v, c);
+  for (index_t v = tiled_vertices; v < vertices; ++v)
+    for (index_t c = 0; c < width; ++c) fn(v, c);
+}
+
 // The block of `count` channel rows (each `vertices` long, one after the other) into
 // vertex-major lanes; lanes past `count` are zero, so they compute zeros. Whole tiles go through
 // transpose_tile, the ragged edges element by element.
@@ -55,12 +63,11 @@ void load_block(const T* rows, index_t count, index_t vertices, Lanes<T>* block)
   const index_t tiled_vertices = vertices / tile * tile, tiled_count = count / tile * tile;
   for (index_t v = 0; v < tiled_vertices; v += tile) {
     for (index_t c = 0; c < tiled_count; c += tile)
-      detail::transpose_tile(rows + c * vertices + v, vertices, block[v].v + c, width);
+      detail::transpose_tile(rows + c * vertices + v, vertices, block[v].data() + c, width);
   }
-  for (index_t v = 0; v < vertices; ++v) {
-    const index_t first = v < tiled_vertices ? tiled_count : 0;
-    for (index_t c = first; c < width; ++c) block[v].v[c] = c < count ? rows[c * vertices + v] : T(0);
-  }
+  for_each_untiled(width, tiled_count, tiled_vertices, vertices, [&](index_t v, index_t c) {
+    block[v].v[c] = c < count ? rows[c * vertices + v] : T(0);
+  });
 }
 
 template <class T>
@@ -69,20 +76,11 @@ void store_block(const Lanes<T>* block, index_t count, index_t vertices, T* rows
   const index_t tiled_vertices = vertices / tile * tile, tiled_count = count / tile * tile;
   for (index_t v = 0; v < tiled_vertices; v += tile) {
     for (index_t c = 0; c < tiled_count; c += tile)
-      detail::transpose_tile(block[v].v + c, width, rows + c * vertices + v, vertices);
+      detail::transpose_tile(block[v].data() + c, width, rows + c * vertices + v, vertices);
   }
-  for (index_t v = 0; v < vertices; ++v) {
-    const index_t first = v < tiled_vertices ? tiled_count : 0;
-    for (index_t c = first; c < count; ++c) rows[c * vertices + v] = block[v].v[c];
-  }
-}
-
-// parent += w · child, lane by lane.
-template <class T>
-void add_scaled(const Lanes<T>& w, const Lanes<T>& child, Lanes<T>& parent) {
-  Lanes<T> term;  // a local, so the compiler need not fear that child aliases parent
-  for (int c = 0; c < Lanes<T>::width; ++c) term.v[c] = w.v[c] * child.v[c];
-  for (int c = 0; c < Lanes<T>::width; ++c) parent.v[c] += term.v[c];
+  for_each_untiled(count, tiled_count, tiled_vertices, vertices, [&](index_t v, index_t c) {
+    rows[c * vertices + v] = block[v].v[c];
+  });
 }
 
 // values_v += Σ_children w_c values_c, children before parents, for one or more value buffers
@@ -91,7 +89,7 @@ template <class T, class... Values>
 void gather_up(const Steps& s, const Lanes<T>* w, Values*... values) {
   for (index_t k = s.size() - 1; k > 0; --k) {
     const index_t v = s.vertex[k], p = s.parent[k];
-    (add_scaled(w[v], values[v], values[p]), ...);
+    ((values[p] = values[p] + w[v] * values[v]), ...);
   }
 }
 
@@ -99,15 +97,10 @@ void gather_up(const Steps& s, const Lanes<T>* w, Values*... values) {
 // into the full sums of mode all.
 template <class T>
 void spread_down(const Steps& s, const Lanes<T>* w, Lanes<T>* values) {
+  const Lanes<T> one = Lanes<T>::splat(1);
   for (index_t k = 1; k < s.size(); ++k) {
-    const Lanes<T>& parent = values[s.parent[k]];
-    Lanes<T> next;
     const index_t v = s.vertex[k];
-    for (int c = 0; c < Lanes<T>::width; ++c) {
-      const T wv = w[v].v[c];
-      next.v[c] = values[v].v[c] * (T(1) - wv * wv) + wv * parent.v[c];
-    }
-    values[v] = next;
+    values[v] = values[v] * (one - w[v] * w[v]) + w[v] * values[s.parent[k]];
   }
 }
 
@@ -115,21 +108,16 @@ void spread_down(const Steps& s, const Lanes<T>* w, Lanes<T>* values) {
 // by dL/dw (step k reads w only at its own vertex, so the buffer can be reused).
 template <class T>
 void spread_down_with_gradient(const Steps& s, Lanes<T>* w, Lanes<T>* up, Lanes<T>* up_g) {
+  const Lanes<T> one = Lanes<T>::splat(1);
   for (index_t k = 1; k < s.size(); ++k) {
     const index_t v = s.vertex[k], p = s.parent[k];
-    Lanes<T> y, gx, gw;
-    for (int c = 0; c < Lanes<T>::width; ++c) {
-      const T wv = w[v].v[c], ux = up[v].v[c], ug = up_g[v].v[c];
-      const T yp = up[p].v[c], gp = up_g[p].v[c];
-      gw.v[c] = ug * (yp - wv * ux) + ux * (gp - wv * ug);
-      y.v[c] = ux * (T(1) - wv * wv) + wv * yp;
-      gx.v[c] = ug * (T(1) - wv * wv) + wv * gp;
-    }
-    w[v] = gw;
-    up[v] = y;
-    up_g[v] = gx;
+    const Lanes<T> wv = w[v], ux = up[v], ug = up_g[v], yp = up[p], gp = up_g[p];
+    const Lanes<T> keep = one - wv * wv;
+    w[v] = ug * (yp - wv * ux) + ux * (gp - wv * ug);
+    up[v] = ux * keep + wv * yp;
+    up_g[v] = ug * keep + wv * gp;
   }
-  w[s.vertex[0]] = Lanes<T>{};
+  w[s.vertex[0]] = Lanes<T>::splat(0);
 }
 
 // The backward's root→leaves pass, mode root: g becomes grad_x and w becomes dL/dw.
@@ -137,27 +125,23 @@ template <class T>
 void spread_down_root_gradient(const Steps& s, Lanes<T>* w, const Lanes<T>* up, Lanes<T>* g) {
   for (index_t k = 1; k < s.size(); ++k) {
     const index_t v = s.vertex[k];
-    const Lanes<T>& gp = g[s.parent[k]];
-    Lanes<T> gx, gw;
-    for (int c = 0; c < Lanes<T>::width; ++c) {
-      gw.v[c] = gp.v[c] * up[v].v[c];
-      gx.v[c] = g[v].v[c] + w[v].v[c] * gp.v[c];
-    }
-    w[v] = gw;
-    g[v] = gx;
+    const Lanes<T> gp = g[s.parent[k]], wv = w[v];
+    w[v] = gp * up[v];
+    g[v] = g[v] + wv * gp;
   }
-  w[s.vertex[0]] = Lanes<T>{};
+  w[s.vertex[0]] = Lanes<T>::splat(0);
 }
 
+// Checks the arguments every scan entry point shares; returns the schedule's step parents.
 template <class T>
-void check_scan_arguments(ChannelShape shape, span<const T> decay, span<const index_t> order,
-                          span<const index_t> parent) {
+std::vector<index_t> checked_schedule(ChannelShape shape, span<const T> decay,
+                                      span<const index_t> order, span<const index_t> parent) {
   const index_t numel = shape.numel();
   detail::check_non_negative(shape.batch, "batch");
   detail::check_non_negative(shape.channels, "channels");
   GROOT_CHECK(shape.vertices >= 1, "the scan needs at least one vertex, got L = ", shape.vertices);
   detail::check_size(decay, numel, "decay");
-  validate_schedule({shape.batch, shape.vertices}, order, parent);
+  return detail::checked_step_parents({shape.batch, shape.vertices}, order, parent);
 }
 
 // On x86-64 Linux, GCC compiles the block kernels twice, for AVX2 and for the baseline (SSE2),
@@ -207,15 +191,12 @@ GROOT_SIMD_CLONES void backward_block(const Steps& s, index_t count, const T* gr
 }
 
 // Runs block(steps, channel count, offset of its first row, buffers) over every block of
-// channels, in parallel. Each thread keeps its `buffers` × L lanes between blocks.
+// channels, in parallel. Each thread keeps its `buffers` × L lanes between blocks. Every block of
+// a sample walks the same steps, so their parents come looked up (checked_schedule).
 template <class T, class Block>
-void for_each_block(ChannelShape shape, span<const index_t> order, span<const index_t> parent,
-                    index_t buffers, Block&& block) {
+void for_each_block(ChannelShape shape, span<const index_t> order,
+                    const std::vector<index_t>& step_parent, index_t buffers, Block&& block) {
   const index_t width = Lanes<T>::width, L = shape.vertices;
-  // Every block of a sample walks the same steps: their parents are looked up once, up front.
-  std::vector<index_t> step_parent(static_cast<std::size_t>(shape.batch * L));
-  for (index_t i = 0; i < shape.batch * L; ++i)
-    step_parent[i] = parent[i / L * L + order[i]];
   const index_t blocks_per_sample = (shape.channels + width - 1) / width;
   detail::parallel_for(shape.batch * blocks_per_sample, 4 * buffers * width * L, [&](index_t i) {
     thread_local std::vector<Lanes<T>> scratch;
@@ -234,8 +215,8 @@ void tree_scan_forward(ChannelShape shape, span<const T> x, span<const T> decay,
                        span<T> y) {
   detail::check_size(x, shape.numel(), "x");
   detail::check_size(y, shape.numel(), "y");
-  check_scan_arguments(shape, decay, order, parent);
-  for_each_block<T>(shape, order, parent, 2,
+  const std::vector<index_t> step_parent = checked_schedule(shape, decay, order, parent);
+  for_each_block<T>(shape, order, step_parent, 2,
                     [&](const Steps& s, index_t count, index_t offset, Lanes<T>* buffers) {
     forward_block(s, count, x.data() + offset, decay.data() + offset, mode, buffers,
                   y.data() + offset);
@@ -251,8 +232,8 @@ void tree_scan_backward(ChannelShape shape, span<const T> grad_y, span<const T> 
     detail::check_size(values, shape.numel(), name);
   detail::check_size(grad_x, shape.numel(), "grad_x");
   detail::check_size(grad_decay, shape.numel(), "grad_decay");
-  check_scan_arguments(shape, decay, order, parent);
-  for_each_block<T>(shape, order, parent, 3,
+  const std::vector<index_t> step_parent = checked_schedule(shape, decay, order, parent);
+  for_each_block<T>(shape, order, step_parent, 3,
                     [&](const Steps& s, index_t count, index_t offset, Lanes<T>* buffers) {
     backward_block(s, count, grad_y.data() + offset, x.data() + offset, decay.data() + offset,
                    mode, buffers, grad_x.data() + offset, grad_decay.data() + offset);
