@@ -41,46 +41,25 @@ struct Steps {
   index_t size() const { return count; }
 };
 
-// Calls fn(v, c) for the vertex-channel pairs of a block that whole tiles leave out: the
-// channels past the last whole tile (`tiled_count`) at every vertex, and every channel at the
-// vertices past the last whole tile (`tiled_vertices`).
-template <class Fn>
-void for_each_untiled(index_t width, index_t tiled_count, index_t tiled_vertices,
-                      index_t vertices, Fn&& fn) {
-  if (tiled_count < width)
-    for (index_t v = 0; v < tiled_vertices; ++v)
-      for (index_t c = tiled_count; c < width; ++c) fn(v, c);
-  for (index_t v = tiled_vertices; v < vertices; ++v)
-    for (index_t c = 0; c < width; ++c) fn(v, c);
-}
-
 // The block of `count` channel rows (each `vertices` long, one after the other) into
-// vertex-major lanes; lanes past `count` are zero, so they compute zeros. Whole tiles go through
-// transpose_tile, the ragged edges element by element.
+// vertex-major lanes; lanes past `count` are zero, so they compute zeros. A full block goes
+// through whole tiles up to its last few vertices, the rest element by element.
 template <class T>
 void load_block(const T* rows, index_t count, index_t vertices, Lanes<T>* block) {
-  constexpr index_t tile = detail::kTile<T>, width = Lanes<T>::width;
-  const index_t tiled_vertices = vertices / tile * tile, tiled_count = count / tile * tile;
-  for (index_t v = 0; v < tiled_vertices; v += tile) {
-    for (index_t c = 0; c < tiled_count; c += tile)
-      detail::transpose_tile(rows + c * vertices + v, vertices, block[v].data() + c, width);
-  }
-  for_each_untiled(width, tiled_count, tiled_vertices, vertices, [&](index_t v, index_t c) {
-    block[v].v[c] = c < count ? rows[c * vertices + v] : T(0);
-  });
+  constexpr index_t width = Lanes<T>::width;
+  const index_t tiled = count == width ? vertices / width * width : 0;
+  for (index_t v = 0; v < tiled; v += width) detail::load_tile(rows + v, vertices, block + v);
+  for (index_t v = tiled; v < vertices; ++v)
+    for (index_t c = 0; c < width; ++c) block[v].v[c] = c < count ? rows[c * vertices + v] : T(0);
 }
 
 template <class T>
 void store_block(const Lanes<T>* block, index_t count, index_t vertices, T* rows) {
-  constexpr index_t tile = detail::kTile<T>, width = Lanes<T>::width;
-  const index_t tiled_vertices = vertices / tile * tile, tiled_count = count / tile * tile;
-  for (index_t v = 0; v < tiled_vertices; v += tile) {
-    for (index_t c = 0; c < tiled_count; c += tile)
-      detail::transpose_tile(block[v].data() + c, width, rows + c * vertices + v, vertices);
-  }
-  for_each_untiled(count, tiled_count, tiled_vertices, vertices, [&](index_t v, index_t c) {
-    rows[c * vertices + v] = block[v].v[c];
-  });
+  constexpr index_t width = Lanes<T>::width;
+  const index_t tiled = count == width ? vertices / width * width : 0;
+  for (index_t v = 0; v < tiled; v += width) detail::store_tile(block + v, rows + v, vertices);
+  for (index_t v = tiled; v < vertices; ++v)
+    for (index_t c = 0; c < count; ++c) rows[c * vertices + v] = block[v].v[c];
 }
 
 // values_v += Σ_children w_c values_c, children before parents, for one or more value buffers
