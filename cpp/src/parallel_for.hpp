@@ -1,5 +1,6 @@
-// Runs fn(i) for i in [0, n) on up to num_threads() threads; the first exception thrown by any
-// call is rethrown on the caller's thread once all threads have stopped.
+// Runs fn(i) for i in [0, n) on up to num_threads() threads. If calls throw, the exception of the
+// lowest i is rethrown on the caller's thread once all threads have stopped: the same error as a
+// sequential loop, whatever the timing.
 #pragma once
 
 #include <algorithm>
@@ -25,15 +26,22 @@ void parallel_for(index_t n, index_t cost_per_item, Fn&& fn) {
     return;
   }
   std::exception_ptr error;
+  index_t error_at = n;
   std::mutex error_mutex;
   auto run_chunk = [&](index_t worker) {
     const index_t begin = n * worker / workers;
     const index_t end = n * (worker + 1) / workers;
+    index_t i = begin;
     try {
-      for (index_t i = begin; i < end; ++i) fn(i);
+      for (; i < end; ++i) fn(i);
     } catch (...) {
+      // Each thread stops at its first failure and threads own ascending ranges, so the lowest
+      // failing i is the lowest of the threads' first failures.
       std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
+      if (i < error_at) {
+        error_at = i;
+        error = std::current_exception();
+      }
     }
   };
   std::vector<std::thread> threads;
