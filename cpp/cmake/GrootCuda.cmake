@@ -16,7 +16,8 @@ target_sources(groot PRIVATE
   cuda/bfs.cu
   cuda/graph.cu
   cuda/mst.cu
-  cuda/tree_scan.cu)
+  cuda/tree_scan.cu
+  cuda/tree_scan_channels_last.cu)
 # The kernels share a few host/device helpers with the CPU code (cpp/src).
 target_include_directories(groot PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
 target_compile_definitions(groot PUBLIC GROOT_WITH_CUDA)

@@ -1,8 +1,6 @@
-// Tree scan on the device.
+// Tree scan on the device, rows (B, D, L) with vertices contiguous.
 //
-// A schedule kernel first turns each sample's (order, parent) into level form: the BFS
-// positions of every level and, for each position, the contiguous range of its children's
-// positions (BFS places siblings together). A scan block then copies its sample's schedule into
+// The schedule comes in level form (scan_schedule.cuh). A scan block copies its sample's schedule into
 // shared memory and gives each of its channels a group of lanes and a shared-memory
 // copy of the channel's rows (x, and decay where room allows; read coalesced). The group runs the leaves→root pass
 // level by level — each vertex gathers its children in a fixed order, so no atomics and
@@ -11,81 +9,11 @@
 // warp. Rows too long for shared memory live in a global workspace instead.
 //
 // Passes and the backward formulas are those of the CPU core (cpp/src/tree_scan.cpp).
-#include "block_scan.cuh"
 #include "common.cuh"
+#include "scan_schedule.cuh"
 
 namespace groot::cuda {
 namespace {
-
-constexpr int kScheduleThreads = 512;
-constexpr int kScheduleCacheInts = 12 * 1024;  // child_start in shared memory up to 48 KB
-
-struct Schedule {
-  int* order;        // (B, L) vertex at each BFS position
-  int* parent;       // (B, L) parent of each vertex, -1 at the root
-  int* position;     // (B, L) BFS position of each vertex
-  int* child_start;  // (B, L+1) children of position k sit at [child_start[k], child_start[k+1])
-  int* level_start;  // (B, L+1) level l covers positions [level_start[l], level_start[l+1])
-  int* levels;       // (B) number of levels
-};
-
-Schedule take_schedule(detail::WorkspaceLayout& w, ChannelShape shape) {
-  const auto B = static_cast<std::size_t>(shape.batch), L = static_cast<std::size_t>(shape.vertices);
-  return {w.take<int>(B * L), w.take<int>(B * L), w.take<int>(B * L),
-          w.take<int>(B * (L + 1)), w.take<int>(B * (L + 1)), w.take<int>(B)};
-}
-
-__global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vertices, const index_t* orders,
-                                                                    const index_t* parents, Schedule s) {
-  extern __shared__ int cached_child_start[];
-  const int L = static_cast<int>(vertices);
-  const index_t b = blockIdx.x;
-  const index_t* order_in = orders + b * L;
-  const index_t* parent_in = parents + b * L;
-  int* order = s.order + b * L;
-  int* parent = s.parent + b * L;
-  int* position = s.position + b * L;
-  int* child_start = s.child_start + b * (L + 1);
-  int* level_start = s.level_start + b * (L + 1);
-  auto valid = [&](index_t v) { return v >= 0 && v < L; };
-
-  // Ids out of range (only in hand-made schedules) are replaced so that nothing reads out of bounds.
-  for (int k = threadIdx.x; k < L; k += kScheduleThreads) {
-    order[k] = valid(order_in[k]) ? static_cast<int>(order_in[k]) : 0;
-    parent[k] = valid(parent_in[k]) ? static_cast<int>(parent_in[k]) : -1;
-    position[k] = 0;
-    child_start[k] = 0;
-  }
-  if (threadIdx.x == 0) child_start[L] = 0;
-  __syncthreads();
-  for (int k = threadIdx.x; k < L; k += kScheduleThreads) position[order[k]] = k;
-  __syncthreads();
-  for (int k = 1 + threadIdx.x; k < L; k += kScheduleThreads) {
-    const int p = parent[order[k]];
-    if (p >= 0) atomicAdd(&child_start[position[p]], 1);  // child counts (integers: order-free)
-  }
-  __syncthreads();
-  detail::exclusive_scan<kScheduleThreads>(child_start, child_start, L + 1);
-  const bool cached = L + 1 <= kScheduleCacheInts;
-  for (int k = threadIdx.x; k <= L; k += kScheduleThreads) {
-    child_start[k] = min(child_start[k] + 1, L);  // the root's children start at position 1
-    if (cached) cached_child_start[k] = child_start[k];
-  }
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    // Level l+1 starts where the first vertex of level l puts its children.
-    const int* first_child = cached ? cached_child_start : child_start;
-    int levels = 0, start = 0;
-    level_start[0] = 0;
-    while (start < L) {
-      const int next = first_child[start];
-      if (next <= start) break;  // not a BFS schedule
-      level_start[++levels] = next;
-      start = next;
-    }
-    s.levels[b] = levels;
-  }
-}
 
 // One sample's schedule as the scan kernels read it: copied into shared memory (kShared) or
 // straight from the workspace.
@@ -372,15 +300,6 @@ struct LaunchPlan {
     return !in_shared ? in_workspace : copy_decay ? with_decay : without_decay;
   }
 };
-
-void build_schedule(ChannelShape shape, const index_t* order, const index_t* parent, const Schedule& s,
-                    cudaStream_t stream) {
-  const bool cached = shape.vertices + 1 <= kScheduleCacheInts;
-  const std::size_t shared = cached ? std::size_t(shape.vertices + 1) * sizeof(int) : 0;
-  schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, shared, stream>>>(shape.vertices, order,
-                                                                                            parent, s);
-  detail::check_launch("schedule_kernel");
-}
 
 // What the forward and the backward share: the schedule built in the workspace, the launch plan
 // and, for rows too long for shared memory, their workspace.

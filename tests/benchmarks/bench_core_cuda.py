@@ -83,29 +83,37 @@ def bench_stage(batch: int, channels: int, side: int, dtype: torch.dtype, bandwi
         median_ms(lambda t: gc.bfs(t, L), [(t,) for t in trees]),
         batch * (L - 1) * 16 + 2 * batch * L * 8,
     )
-    record(
-        "scan forward",
-        median_ms(lambda x, d, s: gc.tree_scan(x, d, s), scan_sets),
-        3 * batch * channels * L * size,
-    )
-    record(
-        "scan backward",
-        median_ms(
-            lambda g, x, d, s: torch.ops.groot.tree_scan_backward(g, x, d, s.order, s.parent, "all"),
-            [(g, x, d, s) for g, (x, d, s) in zip(grads, scan_sets, strict=False)],
-        ),
-        5 * batch * channels * L * size,
-    )
-    record(
-        "tree path (weights+MST+BFS+forward)",
-        median_ms(
-            lambda g, x, d: gc.tree_scan(
-                x, d, gc.bfs(gc.minimum_spanning_tree(edges, gc.edge_weights(g, edges), L), L)
+    # Scans over (B, D, L) memory and over token-major (B, L, D) memory (x.transpose(1, 2) of what
+    # a model holds), each with the floor of the bytes it must move.
+    for layout, arrange in (
+        ("", lambda t: t),
+        (" (B,L,D)", lambda t: t.transpose(1, 2).contiguous().transpose(1, 2)),
+    ):
+        sets = [(arrange(x), arrange(d), s) for x, d, s in scan_sets]
+        grads_laid = [arrange(g) for g in grads]
+        record(
+            "scan forward" + layout,
+            median_ms(lambda x, d, s: gc.tree_scan(x, d, s), sets),
+            3 * batch * channels * L * size,
+        )
+        record(
+            "scan backward" + layout,
+            median_ms(
+                lambda g, x, d, s: torch.ops.groot.tree_scan_backward(g, x, d, s.order, s.parent, "all"),
+                [(g, x, d, s) for g, (x, d, s) in zip(grads_laid, sets, strict=False)],
             ),
-            [(g, x, d) for g, x, d in zip(guides, xs, decays, strict=False)],
-        ),
-        3 * batch * channels * L * size,
-    )
+            5 * batch * channels * L * size,
+        )
+        record(
+            "tree path (weights+MST+BFS+forward)" + layout,
+            median_ms(
+                lambda g, x, d: gc.tree_scan(
+                    x, d, gc.bfs(gc.minimum_spanning_tree(edges, gc.edge_weights(g, edges), L), L)
+                ),
+                [(g, x, d) for g, (x, d, _) in zip(guides, sets, strict=False)],
+            ),
+            3 * batch * channels * L * size,
+        )
     return rows
 
 
@@ -130,7 +138,7 @@ def main() -> None:
     keys = {"edge weights": "weights_ms", "MST": "mst_ms", "BFS": "bfs_ms", "scan forward": "refine_fwd_ms"}
     results = []
     columns = ("ms", "floor", "x floor")
-    header = f"{'stage':>14} {'dtype':>8} {'kernel':>36} " + " ".join(f"{c:>8}" for c in columns)
+    header = f"{'stage':>14} {'dtype':>8} {'kernel':>44} " + " ".join(f"{c:>8}" for c in columns)
     header += f" {'official':>9} {'speed-up':>8}"
     print(header)
     print("-" * len(header))
@@ -139,15 +147,15 @@ def main() -> None:
             rows = bench_stage(args.batch, channels, side, dtype, bandwidth)
             ref = official.get((channels, side), {})
             for name, row in rows.items():
-                if name == "scan backward" and ref:
+                if name.startswith("scan backward") and ref:
                     off = ref["refine_bwd_feat_ms"] + ref["refine_bwd_w_ms"]
                 elif name.startswith("tree path") and ref:
                     off = ref["weights_ms"] + ref["mst_ms"] + ref["bfs_ms"] + ref["refine_fwd_ms"]
                 else:
-                    off = ref.get(keys.get(name, ""), float("nan"))
+                    off = ref.get(keys.get(name.removesuffix(" (B,L,D)"), ""), float("nan"))
                 off = off if dtype == torch.float32 else float("nan")
                 print(
-                    f"{channels:>5}×{side}×{side:<4} {str(dtype)[6:]:>8} {name:>36} {row['ms']:8.3f} "
+                    f"{channels:>5}×{side}×{side:<4} {str(dtype)[6:]:>8} {name:>44} {row['ms']:8.3f} "
                     f"{row['floor_ms']:8.3f} {row['x_floor']:8.2f} {off:9.3f} {off / row['ms']:8.1f}"
                 )
                 results.append(

@@ -71,9 +71,7 @@ def scan_forward_backward(scan, tree, x, decay, grad_y):
 def test_scan_groot(benchmark, keep_timing, scan_problem, threads):
     # Fixed rounds after a warm-up: left to calibrate itself, pytest-benchmark may stop at 5
     # rounds, too few for a minimum on a shared machine.
-    benchmark.pedantic(
-        scan_forward_backward, (gc.tree_scan, *scan_problem), rounds=40, warmup_rounds=3
-    )
+    benchmark.pedantic(scan_forward_backward, (gc.tree_scan, *scan_problem), rounds=40, warmup_rounds=3)
     keep_timing("scan groot" + threads)
 
 

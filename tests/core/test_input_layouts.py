@@ -66,6 +66,28 @@ def test_tree_scan_of_strided_inputs_and_schedule(mode, rng):
         assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("mode", ["all", "root"])
+def test_tree_scan_outputs_take_the_token_major_layout_of_x(mode, rng):
+    """x.transpose(1, 2) of a (B, L, D) tensor gives y and both gradients with that memory layout
+    (so a token-major model reads them back without a copy); any other x gives contiguous ones."""
+    schedule = bfs_schedule(torch.stack([random_parents(L, rng) for _ in range(B)]), rng)
+    token_major = torch.randn(B, L, C, generator=rng, dtype=torch.float64)
+    decay = torch.rand(B, C, L, generator=rng, dtype=torch.float64)
+    grad_y = torch.randn(B, C, L, generator=rng, dtype=torch.float64)
+    for x, channels_last in (
+        (token_major.transpose(1, 2), True),
+        (token_major.permute(0, 2, 1)[:, ::2], False),
+    ):
+        x = x.detach().requires_grad_()
+        d = decay[:, : x.shape[1]].detach().requires_grad_()
+        y = gc.tree_scan(x, d, schedule, mode)
+        grads = torch.autograd.grad(y, (x, d), grad_y[:, : x.shape[1]])
+        for out in (y, *grads):
+            assert out.transpose(1, 2).is_contiguous() if channels_last else out.is_contiguous()
+        expected = gc.tree_scan(x.detach().contiguous(), d.detach(), schedule, mode)
+        assert torch.equal(y, expected)
+
+
 def test_grid_tree_of_channels_last_guide(rng):
     guide = torch.randn(B, C, H, W, generator=rng)
     result = gc.grid_tree(guide.to(memory_format=torch.channels_last))

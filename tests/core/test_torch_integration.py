@@ -31,6 +31,8 @@ def opcheck_cases(name: str, generator: torch.Generator) -> list[tuple[tuple, di
     x = torch.randn(2, 4, 30, generator=generator, dtype=torch.float64)
     decay = torch.rand(2, 4, 30, generator=generator, dtype=torch.float64)
     grad_y = torch.randn(2, 4, 30, generator=generator, dtype=torch.float64)
+    # Token-major memory, as a model hands it over: outputs keep that layout.
+    x_cl, decay_cl = (t.transpose(1, 2).contiguous().transpose(1, 2) for t in (x, decay))
     cpu = {"device": torch.device("cpu")}
     return {
         "grid_edges": [((5, 6), {}), ((0, 6), cpu)],
@@ -48,8 +50,10 @@ def opcheck_cases(name: str, generator: torch.Generator) -> list[tuple[tuple, di
         + [
             ((x.clone().requires_grad_(), decay.clone().requires_grad_(), order, parent, mode), {})
             for mode in MODES
-        ],
-        "tree_scan_backward": [((grad_y, x, decay, order, parent, mode), {}) for mode in MODES],
+        ]
+        + [((x_cl.detach().requires_grad_(), decay_cl.detach().requires_grad_(), order, parent, "all"), {})],
+        "tree_scan_backward": [((grad_y, x, decay, order, parent, mode), {}) for mode in MODES]
+        + [((grad_y, x_cl, decay_cl, order, parent, "root"), {})],
     }[name]
 
 

@@ -28,8 +28,12 @@ def main() -> None:
         tree = gc.bfs(gc.minimum_spanning_tree(edges, weights, h * w), h * w, root=h * w // 2)
         x = torch.randn(2, 5, h * w, device="cuda", dtype=dtype, requires_grad=True)
         decay = torch.rand(2, 5, h * w, device="cuda", dtype=dtype, requires_grad=True)
+        # Token-major memory (the channels-last kernels), 37 channels: a full and a partial warp.
+        x_cl = torch.randn(2, h * w, 37, device="cuda", dtype=dtype).transpose(1, 2).requires_grad_()
+        decay_cl = torch.rand(2, h * w, 37, device="cuda", dtype=dtype).transpose(1, 2).requires_grad_()
         for mode in ("all", "root"):
             gc.tree_scan(x, decay, tree, mode).square().sum().backward()
+            gc.tree_scan(x_cl, decay_cl, tree, mode).square().sum().backward()
     gc.sequence_edges(100, 3, device="cuda")
     if "--valid-only" not in sys.argv:
         run_invalid_inputs()
@@ -43,9 +47,8 @@ def run_invalid_inputs() -> None:
     gc.bfs(bad, 5, 0)
     order = torch.tensor([[3, 9, -4, 0, 1]], device="cuda")
     parent = torch.tensor([[2, -1, 8, 6, 0]], device="cuda")
-    gc.tree_scan(
-        torch.randn(1, 2, 5, device="cuda"), torch.rand(1, 2, 5, device="cuda"), gc.BFS(order, parent)
-    )
+    for x in (torch.randn(1, 2, 5, device="cuda"), torch.randn(1, 5, 2, device="cuda").transpose(1, 2)):
+        gc.tree_scan(x, torch.rand_like(x), gc.BFS(order, parent))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,14 @@ def random_tree(batch: int, height: int, width: int, device: str, dtype=torch.fl
     return gc.grid_tree(guide)
 
 
+def laid_out(t: torch.Tensor, layout: str) -> torch.Tensor:
+    """t with (B, D, L) memory ("contiguous") or token-major (B, L, D) memory ("channels_last")."""
+    return t.transpose(1, 2).contiguous().transpose(1, 2) if layout == "channels_last" else t.contiguous()
+
+
+LAYOUTS = ["contiguous", "channels_last"]
+
+
 def relative_error(result: torch.Tensor, expected: torch.Tensor) -> float:
     result, expected = result.double(), expected.double()
     return ((result - expected).norm() / expected.norm().clamp_min(1e-300)).item()
@@ -102,37 +110,40 @@ def test_bfs_of_a_star_and_a_path():
         assert torch.equal(result.parent.cpu(), expected.parent)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("mode", ["all", "root"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("shape", GRIDS)
-def test_scan_matches_cpu(mode, dtype, shape):
+def test_scan_matches_cpu(layout, mode, dtype, shape):
     h, w = shape
+    channels = 5 if layout == "contiguous" else 37  # channels-last: a full and a partial warp of channels
     tree = random_tree(2, h, w, "cpu")
-    x = torch.randn(2, 5, h * w, dtype=dtype)
-    decay = torch.rand(2, 5, h * w, dtype=dtype) * 0.9 + 0.05
-    grad = torch.randn(2, 5, h * w, dtype=dtype)
+    x = torch.randn(2, channels, h * w, dtype=dtype)
+    decay = torch.rand(2, channels, h * w, dtype=dtype) * 0.9 + 0.05
+    grad = torch.randn(2, channels, h * w, dtype=dtype)
     expected = gc.tree_scan(x.double(), decay.double(), tree, mode)
     expected_gx, expected_gd = torch.ops.groot.tree_scan_backward(
         grad.double(), x.double(), decay.double(), tree.order, tree.parent, mode
     )
     cuda_tree = gc.BFS(tree.order.cuda(), tree.parent.cuda())
+    x, decay, grad = (laid_out(t.cuda(), layout) for t in (x, decay, grad))
     poison_allocator()
-    y = gc.tree_scan(x.cuda(), decay.cuda(), cuda_tree, mode)
-    gx, gd = torch.ops.groot.tree_scan_backward(
-        grad.cuda(), x.cuda(), decay.cuda(), cuda_tree.order, cuda_tree.parent, mode
-    )
+    y = gc.tree_scan(x, decay, cuda_tree, mode)
+    gx, gd = torch.ops.groot.tree_scan_backward(grad, x, decay, cuda_tree.order, cuda_tree.parent, mode)
     assert y.dtype == gx.dtype == gd.dtype == dtype
     for result, reference in [(y, expected), (gx, expected_gx), (gd, expected_gd)]:
+        assert result.stride() == x.stride()
         assert torch.isfinite(result).all()
         assert relative_error(result.cpu(), reference) < TOLERANCE[dtype]
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("mode", ["all", "root"])
-def test_scan_beyond_65536_vertices(mode):
+def test_scan_beyond_65536_vertices(layout, mode):
     h, w = 300, 251  # 75 300 vertices: rows exceed shared memory and use the workspace
     tree = random_tree(1, h, w, "cuda")
-    x = torch.randn(1, 3, h * w, device="cuda")
-    decay = torch.rand(1, 3, h * w, device="cuda")
+    x = laid_out(torch.randn(1, 3, h * w, device="cuda"), layout)
+    decay = laid_out(torch.rand(1, 3, h * w, device="cuda"), layout)
     cpu_tree = gc.BFS(tree.order.cpu(), tree.parent.cpu())
     expected = gc.tree_scan(x.cpu().double(), decay.cpu().double(), cpu_tree, mode)
     assert relative_error(gc.tree_scan(x, decay, tree, mode).cpu(), expected) < 1e-5
@@ -141,18 +152,20 @@ def test_scan_beyond_65536_vertices(mode):
     assert gpu_built.order.shape == cpu_built.order.shape
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("mode", ["all", "root"])
-def test_gradcheck_on_gpu(mode):
+def test_gradcheck_on_gpu(layout, mode):
     tree = random_tree(2, 4, 5, "cuda")
-    x = torch.randn(2, 3, 20, device="cuda", dtype=torch.float64, requires_grad=True)
-    decay = (torch.rand(2, 3, 20, device="cuda", dtype=torch.float64) * 0.9).requires_grad_()
+    x = laid_out(torch.randn(2, 3, 20, device="cuda", dtype=torch.float64), layout).requires_grad_()
+    decay = laid_out(torch.rand(2, 3, 20, device="cuda", dtype=torch.float64) * 0.9, layout).requires_grad_()
     assert torch.autograd.gradcheck(lambda a, b: gc.tree_scan(a, b, tree, mode), (x, decay))
 
 
-def test_repeated_runs_are_bit_identical_and_inputs_untouched():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_repeated_runs_are_bit_identical_and_inputs_untouched(layout):
     guide = torch.randn(4, 16, 28, 28, device="cuda")
-    x = torch.randn(4, 64, 784, device="cuda", requires_grad=True)
-    decay = torch.rand(4, 64, 784, device="cuda", requires_grad=True)
+    x = laid_out(torch.randn(4, 64, 784, device="cuda"), layout).requires_grad_()
+    decay = laid_out(torch.rand(4, 64, 784, device="cuda"), layout).requires_grad_()
     copies = [t.detach().clone() for t in (guide, x, decay)]
 
     def run():

@@ -59,4 +59,17 @@ void tree_scan_backward(ChannelShape shape, const T* grad_y, const T* x, const T
                         const index_t* order, const index_t* parent, ScanMode mode, T* grad_x,
                         T* grad_decay, void* workspace, cudaStream_t stream);
 
+// The same scan over rows laid out (B, L, D), channels contiguous (what a token-major model holds
+// as x.transpose(1, 2)): coalesced without shared memory, so every channel is in flight at once.
+template <class T>
+std::size_t tree_scan_channels_last_workspace_bytes(ChannelShape shape, bool backward);
+template <class T>
+void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* decay, const index_t* order,
+                                     const index_t* parent, ScanMode mode, T* y, void* workspace,
+                                     cudaStream_t stream);
+template <class T>
+void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const T* x, const T* decay,
+                                      const index_t* order, const index_t* parent, ScanMode mode,
+                                      T* grad_x, T* grad_decay, void* workspace, cudaStream_t stream);
+
 }  // namespace groot::cuda

@@ -1,5 +1,7 @@
 #include "arguments.hpp"
 
+#include <ATen/ops/empty.h>
+
 #include <string>
 
 namespace groot::adapter {
@@ -80,8 +82,25 @@ BfsArgs bfs_arguments(const at::Tensor& tree, int64_t num_vertices, int64_t root
   return {{tree.size(0), num_vertices}, as_index(tree)};
 }
 
+bool is_channels_last(const at::Tensor& t) {
+  return t.dim() == 3 && !t.is_contiguous() && t.transpose(1, 2).is_contiguous();
+}
+
+at::Tensor scan_output_like(const at::Tensor& x, at::ScalarType dtype) {
+  const at::TensorOptions options = x.options().dtype(dtype);
+  if (is_channels_last(x)) return at::empty({x.size(0), x.size(2), x.size(1)}, options).transpose(1, 2);
+  return at::empty(x.sizes(), options);
+}
+
+namespace {
+// t in the given memory layout (a copy only when it is not already so).
+at::Tensor in_layout(const at::Tensor& t, bool channels_last) {
+  return channels_last ? t.transpose(1, 2).contiguous().transpose(1, 2) : t.contiguous();
+}
+}  // namespace
+
 ScanArgs scan_arguments(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
-                        const at::Tensor& parent, c10::string_view mode) {
+                        const at::Tensor& parent, c10::string_view mode, bool keep_channels_last) {
   check_rank(x, "x", 3, "(B, D, L)");
   check_floating(x, "x");
   check_floating(decay, "decay");
@@ -100,8 +119,9 @@ ScanArgs scan_arguments(const at::Tensor& x, const at::Tensor& decay, const at::
   }
   check_device(decay, "decay", x, "x");
   const ScanMode parsed = translate_errors([&] { return parse_scan_mode(std::string(mode)); });
-  return {{x.size(0), x.size(1), x.size(2)}, parsed, x.contiguous(), decay.contiguous(),
-          as_index(order), as_index(parent)};
+  const bool channels_last = keep_channels_last && is_channels_last(x);
+  return {{x.size(0), x.size(1), x.size(2)}, parsed, channels_last, in_layout(x, channels_last),
+          in_layout(decay, channels_last), as_index(order), as_index(parent)};
 }
 
 at::Tensor scan_gradient_argument(const at::Tensor& grad_y, const ScanArgs& args) {
@@ -109,7 +129,7 @@ at::Tensor scan_gradient_argument(const at::Tensor& grad_y, const ScanArgs& args
                     args.x.sizes(), ", got ", grad_y.sizes());
   check_floating(grad_y, "grad_y");
   check_device(grad_y, "grad_y", args.x, "x");
-  return grad_y.to(args.x.scalar_type()).contiguous();
+  return in_layout(grad_y.to(args.x.scalar_type()), args.channels_last);
 }
 
 }  // namespace groot::adapter

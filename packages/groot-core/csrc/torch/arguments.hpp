@@ -60,14 +60,23 @@ struct BfsArgs {
 };
 BfsArgs bfs_arguments(const at::Tensor& tree, int64_t num_vertices, int64_t root);
 
+// A (B, D, L) tensor whose memory is (B, L, D), channels contiguous: x.transpose(1, 2) of a
+// token-major tensor. Scan outputs take this layout when x has it (see scan_output_like).
+bool is_channels_last(const at::Tensor& t);
+// An uninitialised scan output of x's shape: channels-last when x is, else contiguous.
+at::Tensor scan_output_like(const at::Tensor& x, at::ScalarType dtype);
+
 struct ScanArgs {
   ChannelShape shape;
   ScanMode mode;
+  bool channels_last;  // x and decay below are (B, L, D) in memory, else (B, D, L) contiguous
   at::Tensor x, decay, order, parent;
 };
+// With keep_channels_last, channels-last inputs stay so (decay is made to match x); otherwise,
+// and for every other layout, x and decay come contiguous.
 ScanArgs scan_arguments(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
-                        const at::Tensor& parent, c10::string_view mode);
-// grad_y checked against x and returned contiguous in x's dtype.
+                        const at::Tensor& parent, c10::string_view mode, bool keep_channels_last);
+// grad_y checked against x and returned in the layout of args.x, in x's dtype.
 at::Tensor scan_gradient_argument(const at::Tensor& grad_y, const ScanArgs& args);
 
 }  // namespace groot::adapter

@@ -21,6 +21,13 @@ decltype(auto) dispatch_float(at::ScalarType type, Fn&& fn) {
   return fn(float{});
 }
 
+// A scan result computed contiguous in the compute type, as the op returns it: in x's dtype
+// and layout.
+at::Tensor as_scan_output(const at::Tensor& result, const at::Tensor& x) {
+  if (!is_channels_last(x)) return result.to(x.scalar_type());
+  return scan_output_like(x, x.scalar_type()).copy_(result);
+}
+
 at::Tensor edge_weights_cpu(const at::Tensor& features, const at::Tensor& edges,
                             c10::string_view metric) {
   const auto args = edge_weights_arguments(features, edges, metric);
@@ -68,7 +75,7 @@ std::tuple<at::Tensor, at::Tensor> bfs_cpu(const at::Tensor& tree, int64_t num_v
 
 at::Tensor tree_scan_cpu(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
                          const at::Tensor& parent, c10::string_view mode) {
-  const auto args = scan_arguments(x, decay, order, parent, mode);
+  const auto args = scan_arguments(x, decay, order, parent, mode, false);
   use_torch_threads();
   const at::ScalarType compute = compute_type(x.scalar_type());
   const at::Tensor x_in = args.x.to(compute), decay_in = args.decay.to(compute);
@@ -81,7 +88,7 @@ at::Tensor tree_scan_cpu(const at::Tensor& x, const at::Tensor& decay, const at:
                            mutable_view<T>(y));
     });
   });
-  return y.to(x.scalar_type());
+  return as_scan_output(y, x);
 }
 
 std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cpu(const at::Tensor& grad_y,
@@ -90,7 +97,7 @@ std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cpu(const at::Tensor& grad
                                                           const at::Tensor& order,
                                                           const at::Tensor& parent,
                                                           c10::string_view mode) {
-  const auto args = scan_arguments(x, decay, order, parent, mode);
+  const auto args = scan_arguments(x, decay, order, parent, mode, false);
   use_torch_threads();
   const at::ScalarType compute = compute_type(x.scalar_type());
   const at::Tensor grad = scan_gradient_argument(grad_y, args).to(compute);
@@ -105,7 +112,7 @@ std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cpu(const at::Tensor& grad
                             mutable_view<T>(grad_x), mutable_view<T>(grad_decay));
     });
   });
-  return {grad_x.to(x.scalar_type()), grad_decay.to(x.scalar_type())};
+  return {as_scan_output(grad_x, x), as_scan_output(grad_decay, x)};
 }
 
 }  // namespace

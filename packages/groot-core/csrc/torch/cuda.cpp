@@ -105,16 +105,20 @@ std::tuple<at::Tensor, at::Tensor> bfs_cuda(const at::Tensor& tree, int64_t num_
 at::Tensor tree_scan_cuda(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
                           const at::Tensor& parent, c10::string_view mode) {
   // float16/bfloat16 are read as they are and accumulated in float32.
-  const auto args = scan_arguments(x, decay, order, parent, mode);
+  const auto args = scan_arguments(x, decay, order, parent, mode, true);
   const c10::cuda::CUDAGuard guard(x.device());
-  at::Tensor y = at::empty_like(args.x);
+  at::Tensor y = scan_output_like(args.x, x.scalar_type());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "groot::tree_scan", [&] {
     using T = typename Device<scalar_t>::type;
-    at::Tensor scratch = workspace(cuda::tree_scan_workspace_bytes<T>(args.shape, false), y);
+    const bool cl = args.channels_last;
+    const std::size_t bytes = cl ? cuda::tree_scan_channels_last_workspace_bytes<T>(args.shape, false)
+                                 : cuda::tree_scan_workspace_bytes<T>(args.shape, false);
+    at::Tensor scratch = workspace(bytes, y);
+    const auto scan = cl ? cuda::tree_scan_channels_last_forward<T> : cuda::tree_scan_forward<T>;
     launch([&] {
-      cuda::tree_scan_forward<T>(args.shape, device_ptr<scalar_t>(args.x), device_ptr<scalar_t>(args.decay),
-                                 args.order.const_data_ptr<index_t>(), args.parent.const_data_ptr<index_t>(),
-                                 args.mode, device_ptr<scalar_t>(y), scratch.mutable_data_ptr(), current_stream());
+      scan(args.shape, device_ptr<scalar_t>(args.x), device_ptr<scalar_t>(args.decay),
+           args.order.const_data_ptr<index_t>(), args.parent.const_data_ptr<index_t>(), args.mode,
+           device_ptr<scalar_t>(y), scratch.mutable_data_ptr(), current_stream());
     });
   });
   return y;
@@ -123,19 +127,23 @@ at::Tensor tree_scan_cuda(const at::Tensor& x, const at::Tensor& decay, const at
 std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cuda(const at::Tensor& grad_y, const at::Tensor& x,
                                                            const at::Tensor& decay, const at::Tensor& order,
                                                            const at::Tensor& parent, c10::string_view mode) {
-  const auto args = scan_arguments(x, decay, order, parent, mode);
+  const auto args = scan_arguments(x, decay, order, parent, mode, true);
   const at::Tensor grad = scan_gradient_argument(grad_y, args);
   const c10::cuda::CUDAGuard guard(x.device());
-  at::Tensor grad_x = at::empty_like(args.x);
-  at::Tensor grad_decay = at::empty_like(args.x);
+  at::Tensor grad_x = scan_output_like(args.x, x.scalar_type());
+  at::Tensor grad_decay = scan_output_like(args.x, x.scalar_type());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "groot::tree_scan_backward", [&] {
     using T = typename Device<scalar_t>::type;
-    at::Tensor scratch = workspace(cuda::tree_scan_workspace_bytes<T>(args.shape, true), grad_x);
+    const bool cl = args.channels_last;
+    const std::size_t bytes = cl ? cuda::tree_scan_channels_last_workspace_bytes<T>(args.shape, true)
+                                 : cuda::tree_scan_workspace_bytes<T>(args.shape, true);
+    at::Tensor scratch = workspace(bytes, grad_x);
+    const auto scan = cl ? cuda::tree_scan_channels_last_backward<T> : cuda::tree_scan_backward<T>;
     launch([&] {
-      cuda::tree_scan_backward<T>(args.shape, device_ptr<scalar_t>(grad), device_ptr<scalar_t>(args.x),
-                                  device_ptr<scalar_t>(args.decay), args.order.const_data_ptr<index_t>(),
-                                  args.parent.const_data_ptr<index_t>(), args.mode, device_ptr<scalar_t>(grad_x),
-                                  device_ptr<scalar_t>(grad_decay), scratch.mutable_data_ptr(), current_stream());
+      scan(args.shape, device_ptr<scalar_t>(grad), device_ptr<scalar_t>(args.x), device_ptr<scalar_t>(args.decay),
+           args.order.const_data_ptr<index_t>(), args.parent.const_data_ptr<index_t>(), args.mode,
+           device_ptr<scalar_t>(grad_x), device_ptr<scalar_t>(grad_decay), scratch.mutable_data_ptr(),
+           current_stream());
     });
   });
   return {grad_x, grad_decay};

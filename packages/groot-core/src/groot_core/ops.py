@@ -55,17 +55,25 @@ def _bfs_fake(tree, num_vertices, root):
     return tree.new_empty(shape, dtype=torch.int64), tree.new_empty(shape, dtype=torch.int64)
 
 
+def _is_channels_last(x: torch.Tensor) -> bool:
+    """(B, D, L) with (B, L, D) memory: the layout the scan keeps (csrc/torch/arguments.hpp)."""
+    return x.dim() == 3 and not x.is_contiguous() and x.transpose(1, 2).is_contiguous()
+
+
+def _scan_output_like(x: torch.Tensor) -> torch.Tensor:
+    if _is_channels_last(x):
+        return x.new_empty(x.shape[0], x.shape[2], x.shape[1]).transpose(1, 2)
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
 @torch.library.register_fake("groot::tree_scan")
 def _tree_scan_fake(x, decay, order, parent, mode):
-    return torch.empty_like(x, memory_format=torch.contiguous_format)
+    return _scan_output_like(x)
 
 
 @torch.library.register_fake("groot::tree_scan_backward")
 def _tree_scan_backward_fake(grad_y, x, decay, order, parent, mode):
-    return (
-        torch.empty_like(x, memory_format=torch.contiguous_format),
-        torch.empty_like(x, memory_format=torch.contiguous_format),
-    )
+    return _scan_output_like(x), _scan_output_like(x)
 
 
 def _tree_scan_setup_context(ctx, inputs, output):

@@ -1,0 +1,286 @@
+// Tree scan on the device, rows (B, L, D) with channels contiguous.
+//
+// A block takes one sample and 32 of its channels, a lane per channel: every read or write of a
+// vertex's values is then one coalesced transaction for the warp. The block's warps share out
+// the vertices of each level (scan_schedule.cuh) and meet at a barrier between levels. Nothing
+// is held on chip between the passes: the leaves→root pass writes the up-sums to global memory
+// (into the output when it has the accumulation type, else into the workspace), the
+// root→leaves pass reads them back and overwrites them with the results. A level's reads of the
+// level below are recent writes of the same block, served by L2. So a channel needs no shared
+// memory at all, every channel of every sample can be in flight at once, and the kernel moves
+// two extra row passes (write and read of the up-sums) over the minimum.
+//
+// Passes and backward formulas are those of the CPU core (cpp/src/tree_scan.cpp).
+#include <type_traits>
+
+#include "common.cuh"
+#include "scan_schedule.cuh"
+
+namespace groot::cuda {
+namespace {
+
+// Warps per block: the vertices of a level in flight for the block's 32 channels. Levels of
+// small trees are a few vertices wide, and idle warps would only hold residency.
+constexpr int kMaxWarps = 8;
+int warps_per_block(index_t vertices) { return vertices >= 1024 ? kMaxWarps : kMaxWarps / 2; }
+
+// One sample's schedule in the level form, read through L1 by every warp of the block.
+struct Levels {
+  const int* order;
+  const int* parent;
+  const int* child_start;
+  const int* level_start;
+  int count;
+
+  __device__ Levels(const Schedule& s, index_t b, index_t L)
+      : order(s.order + b * L),
+        parent(s.parent + b * L),
+        child_start(s.child_start + b * (L + 1)),
+        level_start(s.level_start + b * (L + 1)),
+        count(s.levels[b]) {}
+};
+
+// Where the block's lane lives in a (B, L, D) row set: element of vertex v at at(v).
+struct Lane {
+  index_t base;     // b * L * D + d
+  index_t stride;   // D
+  bool active;      // d < D
+
+  __device__ index_t at(int v) const { return base + v * stride; }
+};
+
+__device__ Lane block_lane(ChannelShape shape, index_t& b) {
+  const index_t tiles = (shape.channels + 31) / 32;
+  b = blockIdx.x / tiles;
+  const index_t d = (blockIdx.x % tiles) * 32 + threadIdx.x % 32;
+  return {b * shape.vertices * shape.channels + d, shape.channels, d < shape.channels};
+}
+
+__device__ __forceinline__ void prefetch_to_l2(const void* address) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(address));
+}
+
+// Asks L2 for the lines of `rows` at the vertices of `level` (if it exists), so that a walk finds
+// the inputs of a level ahead on chip: only the values of the level just done are a true
+// dependency of a level step, everything it reads besides can be on its way earlier.
+template <class... Rows>
+__device__ void prefetch_level(const Levels& s, const Lane& lane, int level, const Rows*... rows) {
+  if (level < 0 || level >= s.count || !lane.active) return;
+  for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32) {
+    const index_t i = lane.at(s.order[k]);
+    (prefetch_to_l2(rows + i), ...);
+  }
+}
+
+// Calls ahead(level) and then visit(k) for the positions of every level, deepest first (up =
+// true) or root first, a barrier between levels so that each level sees the one visited before
+// it complete.
+template <class Ahead, class Visit>
+__device__ void for_each_level(const Levels& s, bool up, Ahead ahead, Visit visit) {
+  for (int i = 0; i < s.count; ++i) {
+    const int level = up ? s.count - 1 - i : i;
+    ahead(level);
+    for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32)
+      visit(k);
+    __syncthreads();
+  }
+}
+
+// up_v = x_v + Σ_children w_c up_c for one or more rows (x, up) pairs sharing the decay row.
+template <class T, class A, int kRows>
+__device__ void gather_up(const Levels& s, const Lane& lane, const T* const (&x)[kRows], const T* decay,
+                          A* const (&up)[kRows]) {
+  // Level l reads x at its own vertices and decay at its children (level l + 1): two steps
+  // ahead of level l, level l - 2 will want x at level l - 2 and decay at level l - 1.
+  auto ahead = [&](int level) {
+    prefetch_level(s, lane, level - 1, decay);
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) prefetch_level(s, lane, level - 2, x[r]);
+  };
+  for_each_level(s, true, ahead, [&](int k) {
+    if (!lane.active) return;
+    const int v = s.order[k];
+    A sum[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) sum[r] = detail::load_as<A>(x[r] + lane.at(v));
+    for (int c = s.child_start[k]; c < s.child_start[k + 1]; ++c) {
+      const int u = s.order[c];
+      const A w = detail::load_as<A>(decay + lane.at(u));
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) sum[r] += w * up[r][lane.at(u)];
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) up[r][lane.at(v)] = sum[r];
+  });
+}
+
+// Rows of up-sums and root→leaves results are kept in the accumulation type: in the output
+// itself when it has that type, else in the workspace (and the output is written alongside).
+template <class T>
+constexpr bool kAccumulatesInOutput = std::is_same_v<T, detail::acc_t<T>>;
+
+template <class T, class A>
+__device__ void store_result(T* out, A* carry, index_t i, A value) {
+  carry[i] = value;
+  if constexpr (!kAccumulatesInOutput<T>) out[i] = detail::store_as<T>(value);
+}
+
+template <class T>
+__global__ void __launch_bounds__(kMaxWarps * 32) channels_last_forward_kernel(
+    ChannelShape shape, const T* x, const T* decay, Schedule schedule, ScanMode mode, T* y,
+    detail::acc_t<T>* up) {
+  using A = detail::acc_t<T>;
+  index_t b;
+  const Lane lane = block_lane(shape, b);
+  const Levels s(schedule, b, shape.vertices);
+  const T* const xs[1] = {x};
+  A* const ups[1] = {up};
+  gather_up(s, lane, xs, decay, ups);
+  if (mode == ScanMode::root) {
+    if constexpr (!kAccumulatesInOutput<T>) {
+      if (lane.active)
+        for (int v = threadIdx.x / 32; v < shape.vertices; v += blockDim.x / 32)
+          y[lane.at(v)] = detail::store_as<T>(up[lane.at(v)]);
+    }
+    return;
+  }
+  // y_v = up_v (1 - w_v²) + w_v y_parent, root first; the root's y is its up-sum.
+  auto ahead = [&](int level) { prefetch_level(s, lane, level + 2, up, decay); };
+  for_each_level(s, false, ahead, [&](int k) {
+    if (!lane.active) return;
+    const int v = s.order[k], p = s.parent[v];
+    const index_t i = lane.at(v);
+    A value = up[i];
+    if (k > 0 && p >= 0) {
+      const A w = detail::load_as<A>(decay + i);
+      value = value * (A(1) - w * w) + w * up[lane.at(p)];
+    }
+    store_result(y, up, i, value);
+  });
+}
+
+template <class T>
+__global__ void __launch_bounds__(kMaxWarps * 32) channels_last_backward_kernel(
+    ChannelShape shape, const T* grad_y, const T* x, const T* decay, Schedule schedule, ScanMode mode,
+    T* grad_x, T* grad_decay, detail::acc_t<T>* up_x, detail::acc_t<T>* up_g) {
+  using A = detail::acc_t<T>;
+  index_t b;
+  const Lane lane = block_lane(shape, b);
+  const Levels s(schedule, b, shape.vertices);
+  if (mode == ScanMode::all) {
+    // up(x) and up(grad_y), then, root first, y and grad_x in their place and dL/dw.
+    const T* const ins[2] = {x, grad_y};
+    A* const ups[2] = {up_x, up_g};
+    gather_up(s, lane, ins, decay, ups);
+    auto ahead = [&](int level) { prefetch_level(s, lane, level + 2, up_x, up_g, decay); };
+    for_each_level(s, false, ahead, [&](int k) {
+      if (!lane.active) return;
+      const int v = s.order[k], p = s.parent[v];
+      const index_t i = lane.at(v);
+      const A ux = up_x[i], ug = up_g[i];
+      if (k == 0 || p < 0) {
+        grad_decay[i] = detail::store_as<T>(A(0));  // the root owns no edge
+        store_result(grad_x, up_g, i, ug);
+        return;
+      }
+      const A w = detail::load_as<A>(decay + i), yp = up_x[lane.at(p)], gp = up_g[lane.at(p)];
+      grad_decay[i] = detail::store_as<T>(ug * (yp - w * ux) + ux * (gp - w * ug));
+      up_x[i] = ux * (A(1) - w * w) + w * yp;
+      store_result(grad_x, up_g, i, ug * (A(1) - w * w) + w * gp);
+    });
+  } else {
+    // up(x), then, root first, grad_x_v = g_v + w_v grad_x_parent and dL/dw_v = grad_x_parent up_v.
+    const T* const ins[1] = {x};
+    A* const ups[1] = {up_x};
+    gather_up(s, lane, ins, decay, ups);
+    auto ahead = [&](int level) { prefetch_level(s, lane, level + 2, up_x, grad_y, decay); };
+    for_each_level(s, false, ahead, [&](int k) {
+      if (!lane.active) return;
+      const int v = s.order[k], p = s.parent[v];
+      const index_t i = lane.at(v);
+      A g = detail::load_as<A>(grad_y + i);
+      A gw = A(0);
+      if (k > 0 && p >= 0) {
+        const A gp = up_g[lane.at(p)];
+        gw = gp * up_x[i];
+        g += detail::load_as<A>(decay + i) * gp;
+      }
+      grad_decay[i] = detail::store_as<T>(gw);
+      store_result(grad_x, up_g, i, g);
+    });
+  }
+}
+
+unsigned channels_last_blocks(ChannelShape shape) {
+  return static_cast<unsigned>(shape.batch * ((shape.channels + 31) / 32));
+}
+
+}  // namespace
+
+template <class T>
+std::size_t tree_scan_channels_last_workspace_bytes(ChannelShape shape, bool backward) {
+  detail::WorkspaceLayout w;
+  take_schedule(w, shape);
+  // Forward: up, in y when it can. Backward: up(x), and up(grad_y) in grad_x when it can.
+  const int rows = (backward ? 1 : 0) + (kAccumulatesInOutput<T> ? 0 : 1);
+  for (int r = 0; r < rows; ++r) w.take<detail::acc_t<T>>(static_cast<std::size_t>(shape.numel()));
+  return w.bytes();
+}
+
+template <class T>
+void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* decay, const index_t* order,
+                                     const index_t* parent, ScanMode mode, T* y, void* workspace,
+                                     cudaStream_t stream) {
+  using A = detail::acc_t<T>;
+  if (shape.numel() == 0) return;
+  detail::WorkspaceLayout w(workspace);
+  const Schedule s = take_schedule(w, shape);
+  build_schedule(shape, order, parent, s, stream);
+  A* up;
+  if constexpr (kAccumulatesInOutput<T>) {
+    up = y;
+  } else {
+    up = w.take<A>(static_cast<std::size_t>(shape.numel()));
+  }
+  const unsigned threads = warps_per_block(shape.vertices) * 32;
+  channels_last_forward_kernel<T><<<channels_last_blocks(shape), threads, 0, stream>>>(shape, x, decay, s, mode,
+                                                                                       y, up);
+  detail::check_launch("channels_last_forward_kernel");
+}
+
+template <class T>
+void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const T* x, const T* decay,
+                                      const index_t* order, const index_t* parent, ScanMode mode, T* grad_x,
+                                      T* grad_decay, void* workspace, cudaStream_t stream) {
+  using A = detail::acc_t<T>;
+  if (shape.numel() == 0) return;
+  detail::WorkspaceLayout w(workspace);
+  const Schedule s = take_schedule(w, shape);
+  build_schedule(shape, order, parent, s, stream);
+  A* up_x = w.take<A>(static_cast<std::size_t>(shape.numel()));
+  A* up_g;
+  if constexpr (kAccumulatesInOutput<T>) {
+    up_g = grad_x;
+  } else {
+    up_g = w.take<A>(static_cast<std::size_t>(shape.numel()));
+  }
+  const unsigned threads = warps_per_block(shape.vertices) * 32;
+  channels_last_backward_kernel<T><<<channels_last_blocks(shape), threads, 0, stream>>>(
+      shape, grad_y, x, decay, s, mode, grad_x, grad_decay, up_x, up_g);
+  detail::check_launch("channels_last_backward_kernel");
+}
+
+#define GROOT_INSTANTIATE(T)                                                                                \
+  template std::size_t tree_scan_channels_last_workspace_bytes<T>(ChannelShape, bool);                     \
+  template void tree_scan_channels_last_forward<T>(ChannelShape, const T*, const T*, const index_t*,        \
+                                                   const index_t*, ScanMode, T*, void*, cudaStream_t);      \
+  template void tree_scan_channels_last_backward<T>(ChannelShape, const T*, const T*, const T*,             \
+                                                    const index_t*, const index_t*, ScanMode, T*, T*, void*, \
+                                                    cudaStream_t);
+GROOT_INSTANTIATE(float)
+GROOT_INSTANTIATE(double)
+GROOT_INSTANTIATE(__half)
+GROOT_INSTANTIATE(__nv_bfloat16)
+#undef GROOT_INSTANTIATE
+
+}  // namespace groot::cuda
