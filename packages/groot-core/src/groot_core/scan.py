@@ -19,7 +19,9 @@ def tree_scan(
     to its parent has weight ``decay[b, d, v]``.
 
     Args:
-        x: ``(B, D, L)`` floating point.
+        x: ``(B, D, L)`` floating point, any strides. Token-major models should pass
+            ``x.transpose(1, 2)`` of their ``(B, L, D)`` tensor as it is: that layout is scanned
+            in place on the GPU (the fastest path) and kept by the outputs.
         decay: ``(B, D, L)``, same dtype; typically in (0, 1), e.g. Mamba's ``exp(Δ·A)``.
         tree: a :class:`BFS` schedule, or ``(B, L-1, 2)`` tree edges (then scheduled from vertex 0).
         mode: ``"all"`` sums over every vertex j (vision); ``"root"`` only over j in the subtree of
@@ -27,7 +29,8 @@ def tree_scan(
 
     Returns:
         ``(B, D, L)`` in the dtype of x (float16/bfloat16 accumulate in float32), differentiable
-        with respect to x and decay.
+        with respect to x and decay. Its memory is ``(B, L, D)`` when x's is (so is that of the
+        gradients), else contiguous.
     """
     if not isinstance(tree, BFS):
         if x.dim() != 3 or x.shape[-1] < 1:
