@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import groot_core
 import groot_vision  # noqa: F401  (registers the models)
+import groot_vision.tree_ssm as tree_ssm
 import pytest
 import timm
 import torch
@@ -101,13 +102,24 @@ def _gradients(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tenso
     return {n: p.grad for n, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("memory_saver", ["block_checkpointing", "no_elementwise_recompute"])
-def test_memory_savers_do_not_change_gradients(memory_saver: str) -> None:
+@pytest.mark.parametrize("variant", ["block_checkpointing", "no_elementwise_recompute", "fused_elementwise"])
+def test_memory_and_speed_options_do_not_change_gradients(
+    variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     x = torch.randn(2, 3, 40, 40)
     reference = _gradients(_micro(), x)
-    if memory_saver == "block_checkpointing":
+    if variant == "block_checkpointing":
         model = _micro()
         model.set_grad_checkpointing(True)
+    elif variant == "fused_elementwise":
+        # The CPU stands in for CUDA here: the same capture (whole graphs, symbolic shapes) with
+        # the aot_eager backend instead of Triton kernels (those are checked on the GPU).
+        monkeypatch.setattr(
+            tree_ssm,
+            "_fused",
+            lambda step: torch.compile(step, fullgraph=True, dynamic=True, backend="aot_eager"),
+        )
+        model = _micro(fuse_elementwise=True)
     else:
         model = _micro(recompute_elementwise=False)
     got = _gradients(model, x)
@@ -155,3 +167,14 @@ def test_reset_classifier_and_pre_logits() -> None:
     assert model(x).shape == (1, 11)
     model.reset_classifier(0)
     assert model(x).shape == (1, 384)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
+def test_fused_elementwise_kernels_match_eager_on_gpu() -> None:
+    """The Triton kernels torch.compile makes of the elementwise steps give the eager results."""
+    x = torch.randn(2, 3, 40, 40, device="cuda")
+    reference = _gradients(_micro(fuse_elementwise=False).cuda(), x)
+    got = _gradients(_micro(fuse_elementwise=True).cuda(), x)
+    for name, grad in reference.items():
+        torch.testing.assert_close(got[name], grad, rtol=1e-4, atol=1e-5, msg=name)

@@ -159,6 +159,8 @@ class GrootV(nn.Module):
         force_fp32_scan: keep the scan arithmetic in float32 under autocast (paper).
         recompute_elementwise: recompute the elementwise steps around each scan in the backward pass
             instead of storing their outputs (same results, less memory).
+        fuse_elementwise: compile those elementwise steps into fused kernels (``None``: on CUDA
+            with Triton); see :class:`~groot_vision.tree_ssm.TreeSSM`.
         global_pool: ``"avg"`` (only pooling the released heads use).
     """
 
@@ -177,6 +179,7 @@ class GrootV(nn.Module):
         tree_scope: TreeScope = "block",
         force_fp32_scan: bool = True,
         recompute_elementwise: bool = True,
+        fuse_elementwise: bool | None = None,
         global_pool: str = "avg",
     ) -> None:
         super().__init__()
@@ -209,6 +212,7 @@ class GrootV(nn.Module):
                     metric=metric,
                     force_fp32_scan=force_fp32_scan,
                     recompute_elementwise=recompute_elementwise,
+                    fuse_elementwise=fuse_elementwise,
                 )
             )
             self.feature_info.append(dict(num_chs=width, reduction=4 * 2**i, module=f"levels.{i}"))

@@ -13,7 +13,10 @@ stacked over K = 1 scan direction, ``A_logs``, ``Ds``).
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import math
+from collections.abc import Callable
 
 import groot_core
 import torch
@@ -29,11 +32,68 @@ __all__ = ["TreeSSM"]
 D_STATE = 1
 
 
-def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
-    """``norm(x)`` computed in x's dtype, whatever dtype the norm's parameters are stored in."""
-    weight = None if norm.weight is None else norm.weight.to(x.dtype)
-    bias = None if norm.bias is None else norm.bias.to(x.dtype)
-    return F.layer_norm(x, norm.normalized_shape, weight, bias, norm.eps)
+# A LayerNorm as plain arguments (weight, bias, eps): compiled steps then guard on tensors and a
+# float, not on module objects, and every layer shares one compilation.
+NormArgs = tuple[torch.Tensor | None, torch.Tensor | None, float]
+
+
+def _as_input(parameter: torch.Tensor | None) -> torch.Tensor | None:
+    """A view of a parameter (gradients flow through it): torch.compile keeps the shapes of
+    parameters static, and of other tensors symbolic, so layers of every width share one graph."""
+    return None if parameter is None else parameter.view(parameter.shape)
+
+
+def _norm_args(norm: nn.LayerNorm) -> NormArgs:
+    return _as_input(norm.weight), _as_input(norm.bias), norm.eps
+
+
+def _layer_norm(x: torch.Tensor, norm: NormArgs) -> torch.Tensor:
+    """Layer norm over the last dimension computed in x's dtype, whatever dtype the parameters
+    are stored in."""
+    weight, bias, eps = norm
+    weight = None if weight is None else weight.to(x.dtype)
+    bias = None if bias is None else bias.to(x.dtype)
+    return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+
+
+def _discretise(
+    u: torch.Tensor,
+    dt: torch.Tensor,
+    b: torch.Tensor,
+    dt_bias: torch.Tensor,
+    a_logs: torch.Tensor,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scan inputs ``(B, D, L)`` (token-major memory): the drive ``delta * B * u`` and the decay
+    ``exp(delta * A)``, from ``u``/``dt`` ``(B, L, D)`` and ``b`` ``(B, L, 1)``."""
+    u, dt, b = u.to(dtype), dt.to(dtype), b.to(dtype)
+    delta = F.softplus(dt + dt_bias.to(dtype))
+    decay = torch.exp(delta * -torch.exp(a_logs.to(dtype).view(-1)))
+    return (delta * b * u).transpose(1, 2), decay.transpose(1, 2)
+
+
+def _read_out(
+    h: torch.Tensor,
+    u: torch.Tensor,
+    c: torch.Tensor,
+    skip: torch.Tensor,
+    h_norm: NormArgs,
+    out_norm: NormArgs,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """``out_norm(h_norm(h) * C + D * u)`` for the scanned state ``h`` ``(B, D, L)``; ``(B, L, D)`` in
+    u's dtype."""
+    h = _layer_norm(h.transpose(1, 2), h_norm)
+    y = _layer_norm(h * c.to(dtype) + skip.to(dtype) * u.to(dtype), out_norm)
+    return y.to(u.dtype)
+
+
+@functools.cache
+def _fused(step: Callable) -> Callable:
+    """``step`` compiled into fused kernels, once per process for every layer: the weights are
+    arguments and the shapes symbolic, so layers, stages and image sizes share the compiled code.
+    Should compiling ever fail or recompile too often, torch.compile runs ``step`` eagerly."""
+    return torch.compile(step, dynamic=True)
 
 
 class TreeSSM(nn.Module):
@@ -50,6 +110,11 @@ class TreeSSM(nn.Module):
             (the paper's choice).
         recompute_elementwise: in training, keep only the scan's own tensors and recompute the cheap
             elementwise steps around it in the backward pass (same results, far less activation memory).
+        fuse_elementwise: compile the elementwise steps before and after the scan into fused
+            kernels with ``torch.compile`` (a few passes over memory instead of a dozen; they then
+            save only what their backward needs, so recompute_elementwise is moot). ``None``: on
+            CUDA inputs when Triton is installed, not on CPU (where compiling costs more than it
+            saves for a model run once).
     """
 
     def __init__(
@@ -65,6 +130,7 @@ class TreeSSM(nn.Module):
         metric: Metric = "cosine",
         force_fp32_scan: bool = True,
         recompute_elementwise: bool = True,
+        fuse_elementwise: bool | None = None,
     ) -> None:
         super().__init__()
         inner = int(ssm_ratio * dim)
@@ -73,6 +139,7 @@ class TreeSSM(nn.Module):
         self.metric = metric
         self.force_fp32_scan = force_fp32_scan
         self.recompute_elementwise = recompute_elementwise
+        self.fuse_elementwise = fuse_elementwise
 
         self.in_proj = nn.Linear(dim, 2 * inner, bias=False)
         self.conv2d = nn.Conv2d(inner, inner, d_conv, padding=(d_conv - 1) // 2, groups=inner, bias=False)
@@ -139,37 +206,22 @@ class TreeSSM(nn.Module):
         ``u``/``dt`` ``(B, L, D)`` and ``b``/``c`` ``(B, L, 1)`` -> ``(B, L, D)`` in u's dtype.
         """
         fp32 = self.force_fp32_scan
-        recompute = self.recompute_elementwise and torch.is_grad_enabled()
+        fused = self._fuses_elementwise(u)
+        recompute = self.recompute_elementwise and torch.is_grad_enabled() and not fused
+        discretise, read_out = (_fused(_discretise), _fused(_read_out)) if fused else (_discretise, _read_out)
+
+        def run(step: Callable, *args):
+            return checkpoint(step, *args, use_reentrant=False) if recompute else step(*args)
+
         with torch.autocast(u.device.type, enabled=False) if fp32 else contextlib.nullcontext():
             dtype = torch.promote_types(u.dtype, torch.float32) if fp32 else u.dtype
-            args = (u, dt, b, dtype)
-            drive, decay = (
-                checkpoint(self._discretise, *args, use_reentrant=False)
-                if recompute
-                else self._discretise(*args)
-            )
+            bias, a_logs = _as_input(self.dt_projs_bias), _as_input(self.A_logs)
+            drive, decay = run(discretise, u, dt, b, bias, a_logs, dtype)
             h = scan_grid(drive, decay, scan=self.scan, height=height, width=width, tree=tree)
-            args = (h, u, c, dtype)
-            return (
-                checkpoint(self._read_out, *args, use_reentrant=False) if recompute else self._read_out(*args)
-            )
+            norms = _norm_args(self.h_norm), _norm_args(self.out_norm)
+            return run(read_out, h, u, c, _as_input(self.Ds), *norms, dtype)
 
-    def _discretise(
-        self, u: torch.Tensor, dt: torch.Tensor, b: torch.Tensor, dtype: torch.dtype
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scan inputs ``(B, D, L)``: the drive ``delta * B * u`` and the decay ``exp(delta * A)``."""
-        u, dt, b = u.to(dtype), dt.to(dtype), b.to(dtype)
-        delta = F.softplus(dt + self.dt_projs_bias.to(dtype))
-        decay = torch.exp(delta * -torch.exp(self.A_logs.to(dtype).view(-1)))
-        return (delta * b * u).transpose(1, 2), decay.transpose(1, 2)
-
-    def _read_out(
-        self, h: torch.Tensor, u: torch.Tensor, c: torch.Tensor, dtype: torch.dtype
-    ) -> torch.Tensor:
-        """``out_norm(h_norm(h) * C + D * u)`` for the scanned state ``h`` ``(B, D, L)``.
-
-        Returns ``(B, L, D)`` in u's dtype.
-        """
-        h = _layer_norm(self.h_norm, h.transpose(1, 2))
-        y = _layer_norm(self.out_norm, h * c.to(dtype) + self.Ds.to(dtype) * u.to(dtype))
-        return y.to(u.dtype)
+    def _fuses_elementwise(self, u: torch.Tensor) -> bool:
+        if self.fuse_elementwise is not None:
+            return self.fuse_elementwise
+        return u.is_cuda and importlib.util.find_spec("triton") is not None
