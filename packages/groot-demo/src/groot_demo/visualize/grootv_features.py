@@ -48,7 +48,8 @@ def load_grootv(
             f"GrootV features need the groot-vision package ({err}); install it with "
             "`pip install groot-demo[vision]` or use the colour + position features"
         ) from err
-    options = dict(features_only=True, out_indices=tuple(s - 1 for s in STAGES))
+    # One image at a time: compiling fused kernels (GPU) would take longer than it saves.
+    options = dict(features_only=True, out_indices=tuple(s - 1 for s in STAGES), fuse_elementwise=False)
     if checkpoint is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
