@@ -21,9 +21,27 @@ namespace {
 
 // Warps per block: the vertices of a level in flight for the block's 32 channels. Every warp
 // walks every level, so warps beyond a tree's typical level width only cost issue slots and
-// residency (H200, B = 128: 8 warps best at 56x56, 4 at 28x28, 2 at 14x14 and 7x7).
-constexpr int kMaxWarps = 8;
-int warps_per_block(index_t vertices) { return vertices >= 2048 ? 8 : vertices >= 512 ? 4 : 2; }
+// residency (H200, B = 128: 8 warps best at 56x56, 4 at 28x28, 2 at 14x14 and 7x7). Dense
+// prediction is the other extreme: one or two images of tens of thousands of vertices, levels
+// dozens wide and too few blocks to fill the GPU; each block then takes all the warps it may.
+constexpr int kMaxWarps = 32;
+
+unsigned channels_last_blocks(ChannelShape shape) {
+  return static_cast<unsigned>(shape.batch * ((shape.channels + 31) / 32));
+}
+
+int multiprocessors() {
+  int device = 0, count = 0;
+  detail::check(cudaGetDevice(&device), "cudaGetDevice");
+  detail::check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+  return count;
+}
+
+int warps_per_block(ChannelShape shape) {
+  const index_t L = shape.vertices;
+  if (L >= 16384 && 4 * index_t(channels_last_blocks(shape)) <= multiprocessors()) return kMaxWarps;
+  return L >= 2048 ? 8 : L >= 512 ? 4 : 2;
+}
 
 // One sample's schedule in the level form, read through L1 by every warp of the block.
 struct Levels {
@@ -212,10 +230,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_backward_kernel(
   }
 }
 
-unsigned channels_last_blocks(ChannelShape shape) {
-  return static_cast<unsigned>(shape.batch * ((shape.channels + 31) / 32));
-}
-
 }  // namespace
 
 template <class T>
@@ -243,7 +257,7 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
   } else {
     up = w.take<A>(static_cast<std::size_t>(shape.numel()));
   }
-  const unsigned threads = warps_per_block(shape.vertices) * 32;
+  const unsigned threads = warps_per_block(shape) * 32;
   channels_last_forward_kernel<T><<<channels_last_blocks(shape), threads, 0, stream>>>(shape, x, decay, s, mode,
                                                                                        y, up);
   detail::check_launch("channels_last_forward_kernel");
@@ -265,7 +279,7 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
   } else {
     up_g = w.take<A>(static_cast<std::size_t>(shape.numel()));
   }
-  const unsigned threads = warps_per_block(shape.vertices) * 32;
+  const unsigned threads = warps_per_block(shape) * 32;
   channels_last_backward_kernel<T><<<channels_last_blocks(shape), threads, 0, stream>>>(
       shape, grad_y, x, decay, s, mode, grad_x, grad_decay, up_x, up_g);
   detail::check_launch("channels_last_backward_kernel");
