@@ -173,6 +173,7 @@ import numpy as np
 import torch
 import groot_core as gc
 import groot_core.numpy as gnp
+torch.manual_seed(0)
 L = 6
 x, decay = torch.randn(2, 3, L), torch.rand(2, 3, L)
 xn, decay_n = x.numpy(), decay.numpy()
@@ -219,7 +220,7 @@ CONTENT_CASES = {
     "bfs root < 0": ("gc.bfs(tree, L, -1)", "root must be a vertex id"),
     "scan tree edge id = L": ("gc.tree_scan(x[:1], decay[:1], path(L))", "tree holds vertex id"),
     "scan order repeats a vertex": (
-        "gc.tree_scan(x, decay, gc.BFS(fill(order, 3, 1), parent))",
+        "gc.tree_scan(x, decay, gc.BFS(torch.cat([order[:, :3], order[:, 2:3], order[:, 4:]], 1), parent))",
         "order is not a permutation",
     ),
     "scan order id = L": (
