@@ -79,13 +79,32 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vert
   }
 }
 
-void build_schedule(ChannelShape shape, const index_t* order, const index_t* parent, const Schedule& s,
-                    cudaStream_t stream) {
+// Takes the schedule's place in the workspace (as take_schedule sizes it) and fills it from
+// (order, parent) on the stream.
+Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const index_t* order, const index_t* parent,
+                        cudaStream_t stream) {
+  const Schedule s = take_schedule(w, shape);
   const bool cached = shape.vertices + 1 <= kScheduleCacheInts;
   const std::size_t shared = cached ? std::size_t(shape.vertices + 1) * sizeof(int) : 0;
   schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, shared, stream>>>(shape.vertices, order,
                                                                                             parent, s);
   detail::check_launch("schedule_kernel");
+  return s;
+}
+
+// One sample's schedule as a scan kernel reads it.
+struct SampleSchedule {
+  const int* order;
+  const int* parent;
+  const int* child_start;
+  const int* level_start;
+  int levels;
+};
+
+// Sample b's view of the schedule in global memory.
+__device__ SampleSchedule sample_schedule(const Schedule& s, index_t b, index_t L) {
+  return {s.order + b * L, s.parent + b * L, s.child_start + b * (L + 1), s.level_start + b * (L + 1),
+          s.levels[b]};
 }
 
 }  // namespace

@@ -15,23 +15,13 @@
 namespace groot::cuda {
 namespace {
 
-// One sample's schedule as the scan kernels read it: copied into shared memory (kShared) or
-// straight from the workspace.
-struct SampleSchedule {
-  const int* order;
-  const int* parent;
-  const int* child_start;
-  const int* level_start;
-  int levels;
-};
-
 // Bytes of a sample's schedule in shared memory (order, parent, child_start, level_start), 16-aligned.
 __host__ __device__ std::size_t schedule_shared_bytes(index_t L) { return (std::size_t(4 * L + 2) * sizeof(int) + 15) / 16 * 16; }
 
+// Sample b's schedule copied into shared memory (kShared), or read straight from the workspace.
 template <bool kShared>
 __device__ SampleSchedule load_schedule(const Schedule& s, index_t b, int L, int* shared) {
-  SampleSchedule view{s.order + b * L, s.parent + b * L, s.child_start + b * (L + 1),
-                      s.level_start + b * (L + 1), s.levels[b]};
+  SampleSchedule view = sample_schedule(s, b, L);
   if constexpr (kShared) {
     int* order = shared;
     int* parent = order + L;
@@ -325,8 +315,7 @@ PreparedScan<detail::acc_t<T>> prepare_scan(ChannelShape shape, const index_t* o
                                             bool backward, void* workspace, cudaStream_t stream) {
   using A = detail::acc_t<T>;
   detail::WorkspaceLayout w(workspace);
-  const Schedule s = take_schedule(w, shape);
-  build_schedule(shape, order, parent, s, stream);
+  const Schedule s = build_schedule(w, shape, order, parent, stream);
   const LaunchPlan<A> plan(shape, backward);
   A* rows = w.take<A>(plan.workspace_rows(shape));
   return {s, plan, rows};

@@ -43,22 +43,6 @@ int warps_per_block(ChannelShape shape) {
   return L >= 2048 ? 8 : L >= 512 ? 4 : 2;
 }
 
-// One sample's schedule in the level form, read through L1 by every warp of the block.
-struct Levels {
-  const int* order;
-  const int* parent;
-  const int* child_start;
-  const int* level_start;
-  int count;
-
-  __device__ Levels(const Schedule& s, index_t b, index_t L)
-      : order(s.order + b * L),
-        parent(s.parent + b * L),
-        child_start(s.child_start + b * (L + 1)),
-        level_start(s.level_start + b * (L + 1)),
-        count(s.levels[b]) {}
-};
-
 // Where the block's lane lives in a (B, L, D) row set: element of vertex v at at(v).
 struct Lane {
   index_t base;     // b * L * D + d
@@ -83,8 +67,8 @@ __device__ __forceinline__ void prefetch_to_l2(const void* address) {
 // the inputs of a level ahead on chip: only the values of the level just done are a true
 // dependency of a level step, everything it reads besides can be on its way earlier.
 template <class... Rows>
-__device__ void prefetch_level(const Levels& s, const Lane& lane, int level, const Rows*... rows) {
-  if (level < 0 || level >= s.count || !lane.active) return;
+__device__ void prefetch_level(const SampleSchedule& s, const Lane& lane, int level, const Rows*... rows) {
+  if (level < 0 || level >= s.levels || !lane.active) return;
   for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32) {
     const index_t i = lane.at(s.order[k]);
     (prefetch_to_l2(rows + i), ...);
@@ -95,9 +79,9 @@ __device__ void prefetch_level(const Levels& s, const Lane& lane, int level, con
 // true) or root first, a barrier between levels so that each level sees the one visited before
 // it complete.
 template <class Ahead, class Visit>
-__device__ void for_each_level(const Levels& s, bool up, Ahead ahead, Visit visit) {
-  for (int i = 0; i < s.count; ++i) {
-    const int level = up ? s.count - 1 - i : i;
+__device__ void for_each_level(const SampleSchedule& s, bool up, Ahead ahead, Visit visit) {
+  for (int i = 0; i < s.levels; ++i) {
+    const int level = up ? s.levels - 1 - i : i;
     ahead(level);
     for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32)
       visit(k);
@@ -107,7 +91,7 @@ __device__ void for_each_level(const Levels& s, bool up, Ahead ahead, Visit visi
 
 // up_v = x_v + Σ_children w_c up_c for one or more rows (x, up) pairs sharing the decay row.
 template <class T, class A, int kRows>
-__device__ void gather_up(const Levels& s, const Lane& lane, const T* const (&x)[kRows], const T* decay,
+__device__ void gather_up(const SampleSchedule& s, const Lane& lane, const T* const (&x)[kRows], const T* decay,
                           A* const (&up)[kRows]) {
   // Level l reads x at its own vertices and decay at its children (level l + 1): two steps
   // ahead of level l, level l - 2 will want x at level l - 2 and decay at level l - 1.
@@ -138,6 +122,16 @@ __device__ void gather_up(const Levels& s, const Lane& lane, const T* const (&x)
 template <class T>
 constexpr bool kAccumulatesInOutput = std::is_same_v<T, detail::acc_t<T>>;
 
+// Where the accumulator rows of `output` go: the output itself, or the next rows of workspace.
+template <class T>
+detail::acc_t<T>* carry_rows(detail::WorkspaceLayout& w, ChannelShape shape, T* output) {
+  if constexpr (kAccumulatesInOutput<T>) {
+    return output;
+  } else {
+    return w.take<detail::acc_t<T>>(static_cast<std::size_t>(shape.numel()));
+  }
+}
+
 template <class T, class A>
 __device__ void store_result(T* out, A* carry, index_t i, A value) {
   carry[i] = value;
@@ -151,7 +145,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_forward_kernel(
   using A = detail::acc_t<T>;
   index_t b;
   const Lane lane = block_lane(shape, b);
-  const Levels s(schedule, b, shape.vertices);
+  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
   const T* const xs[1] = {x};
   A* const ups[1] = {up};
   gather_up(s, lane, xs, decay, ups);
@@ -185,7 +179,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_backward_kernel(
   using A = detail::acc_t<T>;
   index_t b;
   const Lane lane = block_lane(shape, b);
-  const Levels s(schedule, b, shape.vertices);
+  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
   if (mode == ScanMode::all) {
     // up(x) and up(grad_y), then, root first, y and grad_x in their place and dL/dw.
     const T* const ins[2] = {x, grad_y};
@@ -234,11 +228,12 @@ __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_backward_kernel(
 
 template <class T>
 std::size_t tree_scan_channels_last_workspace_bytes(ChannelShape shape, bool backward) {
+  // Laid out as the launchers below do: the schedule, up(x) in the backward, then the carry rows
+  // of y or grad_x.
   detail::WorkspaceLayout w;
   take_schedule(w, shape);
-  // Forward: up, in y when it can. Backward: up(x), and up(grad_y) in grad_x when it can.
-  const int rows = (backward ? 1 : 0) + (kAccumulatesInOutput<T> ? 0 : 1);
-  for (int r = 0; r < rows; ++r) w.take<detail::acc_t<T>>(static_cast<std::size_t>(shape.numel()));
+  if (backward) w.take<detail::acc_t<T>>(static_cast<std::size_t>(shape.numel()));
+  carry_rows<T>(w, shape, nullptr);
   return w.bytes();
 }
 
@@ -249,14 +244,8 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
   using A = detail::acc_t<T>;
   if (shape.numel() == 0) return;
   detail::WorkspaceLayout w(workspace);
-  const Schedule s = take_schedule(w, shape);
-  build_schedule(shape, order, parent, s, stream);
-  A* up;
-  if constexpr (kAccumulatesInOutput<T>) {
-    up = y;
-  } else {
-    up = w.take<A>(static_cast<std::size_t>(shape.numel()));
-  }
+  const Schedule s = build_schedule(w, shape, order, parent, stream);
+  A* up = carry_rows(w, shape, y);
   const unsigned threads = warps_per_block(shape) * 32;
   channels_last_forward_kernel<T><<<channels_last_blocks(shape), threads, 0, stream>>>(shape, x, decay, s, mode,
                                                                                        y, up);
@@ -270,15 +259,9 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
   using A = detail::acc_t<T>;
   if (shape.numel() == 0) return;
   detail::WorkspaceLayout w(workspace);
-  const Schedule s = take_schedule(w, shape);
-  build_schedule(shape, order, parent, s, stream);
+  const Schedule s = build_schedule(w, shape, order, parent, stream);
   A* up_x = w.take<A>(static_cast<std::size_t>(shape.numel()));
-  A* up_g;
-  if constexpr (kAccumulatesInOutput<T>) {
-    up_g = grad_x;
-  } else {
-    up_g = w.take<A>(static_cast<std::size_t>(shape.numel()));
-  }
+  A* up_g = carry_rows(w, shape, grad_x);
   const unsigned threads = warps_per_block(shape) * 32;
   channels_last_backward_kernel<T><<<channels_last_blocks(shape), threads, 0, stream>>>(
       shape, grad_y, x, decay, s, mode, grad_x, grad_decay, up_x, up_g);

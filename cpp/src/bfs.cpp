@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "checks.hpp"
-#include "step_parents.hpp"
 #include "parallel_for.hpp"
+#include "step_parents.hpp"
 
 namespace groot {
 namespace {
