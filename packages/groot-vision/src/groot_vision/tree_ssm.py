@@ -89,6 +89,12 @@ def _read_out(
 
 
 @functools.cache
+def _has_triton() -> bool:
+    """Whether torch.compile can make GPU kernels here (looked up once, not at every forward)."""
+    return importlib.util.find_spec("triton") is not None
+
+
+@functools.cache
 def _fused(step: Callable) -> Callable:
     """``step`` compiled into fused kernels, once per process for every layer: the weights are
     arguments and the shapes symbolic, so layers, stages and image sizes share the compiled code.
@@ -224,4 +230,4 @@ class TreeSSM(nn.Module):
     def _fuses_elementwise(self, u: torch.Tensor) -> bool:
         if self.fuse_elementwise is not None:
             return self.fuse_elementwise
-        return u.is_cuda and importlib.util.find_spec("triton") is not None
+        return u.is_cuda and _has_triton()
