@@ -4,7 +4,8 @@
 // in exactly the CPU's queue order: frontier vertices in order, each one's children in
 // neighbour order, placed by a prefix sum of the child counts. The walk is a chain of short
 // dependent steps (one per level), so the tree's arrays sit in shared memory when they fit and a
-// single warp does the work, which keeps every barrier cheap.
+// single warp does the work, which keeps every barrier cheap. Larger trees (dense prediction)
+// keep their arrays in a workspace, where a full block first builds the neighbour lists.
 #include <cub/block/block_scan.cuh>
 
 #include "block_scan.cuh"
@@ -14,6 +15,8 @@ namespace groot::cuda {
 namespace {
 
 constexpr int kThreads = 32;
+constexpr int kFrontier = 512;         // a level's positions whose (vertex, parent) stay in shared memory
+constexpr int kInlineNeighbours = 4;   // neighbours read at once (a grid vertex has at most 4)
 
 // Per tree: row_start (L + 1), cursor (L), neighbours (2(L-1): first the indices into the flat
 // edge array, then the neighbour ids), and the order and parent being built (L each).
@@ -21,12 +24,72 @@ __host__ __device__ std::size_t tree_ints(index_t L) { return std::size_t(6 * L)
 
 std::size_t shared_bytes_for(index_t L) { return tree_ints(L) * sizeof(int); }
 
-bool fits_in_shared(index_t L) {
-  int device = 0, bytes = 0;
-  detail::check(cudaGetDevice(&device), "cudaGetDevice");
-  detail::check(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-                "cudaDeviceGetAttribute");
-  return shared_bytes_for(L) <= static_cast<std::size_t>(bytes);
+constexpr int kPrepareThreads = 1024;
+constexpr int kUnvisited = -2;
+
+// A tree's arrays in its part of shared memory or of the workspace.
+struct TreeArrays {
+  int* row_start;  // neighbours of v at [row_start[v], row_start[v + 1])
+  int* cursor;
+  int* slots;      // becomes the neighbour lists
+  int* order;
+  int* parent;
+};
+
+__device__ TreeArrays tree_arrays(int* ints, int L) {
+  TreeArrays a;
+  a.row_start = ints;
+  a.cursor = a.row_start + L + 1;
+  a.slots = a.cursor + L;
+  a.order = a.slots + 2 * (L - 1);
+  a.parent = a.order + L;
+  return a;
+}
+
+// Neighbour lists of tree b (count, prefix-sum, fill, then sort each list by edge position),
+// and order and parent set to unvisited; by a block of kBlock threads.
+template <int kBlock>
+__device__ void prepare_tree(int L, const index_t* tree, const TreeArrays& a) {
+  const int slots_n = 2 * (L - 1);
+  auto valid = [&](index_t v) { return v >= 0 && v < L; };
+  auto usable = [&](int i) { return valid(tree[i]) && valid(tree[i ^ 1]); };
+  for (int v = threadIdx.x; v < L; v += kBlock) a.cursor[v] = 0;
+  __syncthreads();
+  for (int i = threadIdx.x; i < slots_n; i += kBlock)
+    if (usable(i)) atomicAdd(&a.cursor[tree[i]], 1);
+  __syncthreads();
+  const int total = detail::exclusive_scan<kBlock>(a.cursor, a.row_start, L);
+  if (threadIdx.x == 0) a.row_start[L] = total;
+  __syncthreads();
+  for (int v = threadIdx.x; v < L; v += kBlock) a.cursor[v] = a.row_start[v];
+  __syncthreads();
+  for (int i = threadIdx.x; i < slots_n; i += kBlock)
+    if (usable(i)) a.slots[atomicAdd(&a.cursor[tree[i]], 1)] = i;
+  __syncthreads();
+  for (int v = threadIdx.x; v < L; v += kBlock) {  // lists are short: insertion sort
+    for (int i = a.row_start[v] + 1; i < a.row_start[v + 1]; ++i) {
+      const int slot = a.slots[i];
+      int j = i - 1;
+      for (; j >= a.row_start[v] && a.slots[j] > slot; --j) a.slots[j + 1] = a.slots[j];
+      a.slots[j + 1] = slot;
+    }
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < total; i += kBlock) a.slots[i] = static_cast<int>(tree[a.slots[i] ^ 1]);
+  for (int v = threadIdx.x; v < L; v += kBlock) {
+    a.parent[v] = kUnvisited;
+    a.order[v] = -1;
+  }
+  __syncthreads();
+}
+
+// Trees too large for shared memory are prepared in the workspace by a full block each first:
+// a warp alone would take a dependent round trip to L2 every 32 items, over six passes.
+__global__ void __launch_bounds__(kPrepareThreads) prepare_kernel(TreeShape shape, const index_t* trees,
+                                                                  int* workspace) {
+  const int b = blockIdx.x, L = static_cast<int>(shape.vertices);
+  prepare_tree<kPrepareThreads>(L, trees + index_t(b) * 2 * (L - 1),
+                                tree_arrays(workspace + index_t(b) * tree_ints(L), L));
 }
 
 template <bool kShared>
@@ -36,77 +99,69 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
   using Scan = cub::BlockScan<int, kThreads>;
   __shared__ typename Scan::TempStorage scan_temp;
   __shared__ int head, tail, written;
-  const int b = blockIdx.x, L = static_cast<int>(shape.vertices), slots_n = 2 * (L - 1);
-  const index_t* tree = trees + index_t(b) * slots_n;
-  int* row_start = kShared ? shared_ints : workspace + index_t(b) * tree_ints(L);
-  int* cursor = row_start + L + 1;
-  int* slots = cursor + L;  // becomes the neighbour lists
-  int* order = slots + slots_n;
-  int* parent = order + L;
-  constexpr int kUnvisited = -2;
-  auto valid = [&](index_t v) { return v >= 0 && v < L; };
-  auto usable = [&](int i) { return valid(tree[i]) && valid(tree[i ^ 1]); };
-
-  // Neighbour lists: count, prefix-sum, fill, then sort each list by edge position.
-  for (int v = threadIdx.x; v < L; v += kThreads) cursor[v] = 0;
-  __syncthreads();
-  for (int i = threadIdx.x; i < slots_n; i += kThreads)
-    if (usable(i)) atomicAdd(&cursor[tree[i]], 1);
-  __syncthreads();
-  const int total = detail::exclusive_scan<kThreads>(cursor, row_start, L);
-  if (threadIdx.x == 0) row_start[L] = total;
-  __syncthreads();
-  for (int v = threadIdx.x; v < L; v += kThreads) cursor[v] = row_start[v];
-  __syncthreads();
-  for (int i = threadIdx.x; i < slots_n; i += kThreads)
-    if (usable(i)) slots[atomicAdd(&cursor[tree[i]], 1)] = i;
-  __syncthreads();
-  for (int v = threadIdx.x; v < L; v += kThreads) {  // lists are short: insertion sort
-    for (int i = row_start[v] + 1; i < row_start[v + 1]; ++i) {
-      const int slot = slots[i];
-      int j = i - 1;
-      for (; j >= row_start[v] && slots[j] > slot; --j) slots[j + 1] = slots[j];
-      slots[j + 1] = slot;
-    }
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < total; i += kThreads) slots[i] = static_cast<int>(tree[slots[i] ^ 1]);
-  for (int v = threadIdx.x; v < L; v += kThreads) {
-    parent[v] = kUnvisited;
-    order[v] = -1;
-  }
-  __syncthreads();
+  __shared__ int2 frontier[2][kFrontier];  // (vertex, parent) at the level's first positions
+  const int b = blockIdx.x, L = static_cast<int>(shape.vertices);
+  const TreeArrays a = tree_arrays(kShared ? shared_ints : workspace + index_t(b) * tree_ints(L), L);
+  if constexpr (kShared) prepare_tree<kThreads>(L, trees + index_t(b) * 2 * (L - 1), a);
+  int* const row_start = a.row_start;
+  int* const slots = a.slots;
+  int* const order = a.order;
+  int* const parent = a.parent;
   if (threadIdx.x == 0) {
     order[0] = static_cast<int>(root);
     parent[root] = -1;
+    frontier[0][0] = make_int2(static_cast<int>(root), -1);
     head = 0;
     tail = 1;
   }
   __syncthreads();
 
-  // In a tree, a frontier vertex's children are its neighbours other than its parent.
+  // In a tree, a frontier vertex's children are its neighbours other than its parent. A level's
+  // (vertex, parent) pairs are also kept in shared memory for the next level (up to
+  // kFrontier of them), and a vertex's first kInlineNeighbours neighbours are read at once, so
+  // that a level step waits on global memory (large trees) only for the neighbour ranges and
+  // lists, not for the frontier, the parents or each neighbour in turn.
+  int parity = 0;
   while (head < tail) {
     const int level_begin = head, level_end = tail;
     if (threadIdx.x == 0) written = 0;
     __syncthreads();
     for (int base = level_begin; base < level_end; base += kThreads) {
       const int k = base + threadIdx.x;
-      int u = -1;
-      int children = 0;
+      int u = -1, up = -1, first = 0, last = 0, children = 0;
+      int near[kInlineNeighbours];
       if (k < level_end) {
-        u = order[k];
-        for (int i = row_start[u]; i < row_start[u + 1]; ++i) children += slots[i] != parent[u];
+        if (k - level_begin < kFrontier) {
+          const int2 held = frontier[parity][k - level_begin];
+          u = held.x;
+          up = held.y;
+        } else {
+          u = order[k];
+          up = parent[u];
+        }
+        first = row_start[u];
+        last = row_start[u + 1];
+#pragma unroll
+        for (int j = 0; j < kInlineNeighbours; ++j) {
+          near[j] = first + j < last ? slots[first + j] : up;
+          children += near[j] != up;
+        }
+        for (int i = first + kInlineNeighbours; i < last; ++i) children += slots[i] != up;
       }
       int offset, chunk_total;
       Scan(scan_temp).ExclusiveSum(children, offset, chunk_total);
       int position = level_end + written + offset;
       if (k < level_end) {
-        for (int i = row_start[u]; i < row_start[u + 1] && position < L; ++i) {
-          const int v = slots[i];
-          if (v == parent[u]) continue;
-          order[position++] = v;
+        auto place = [&](int v) {
+          if (v == up || position >= L) return;
+          order[position] = v;
           parent[v] = u;
-        }
+          if (position - level_end < kFrontier) frontier[parity ^ 1][position - level_end] = make_int2(v, u);
+          ++position;
+        };
+#pragma unroll
+        for (int j = 0; j < kInlineNeighbours; ++j) place(near[j]);
+        for (int i = first + kInlineNeighbours; i < last; ++i) place(slots[i]);
       }
       __syncthreads();
       if (threadIdx.x == 0) written += chunk_total;
@@ -116,14 +171,27 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
       head = level_end;
       tail = min(L, level_end + written);
     }
+    parity ^= 1;
     __syncthreads();
   }
   index_t* order_out = orders + index_t(b) * L;
   index_t* parent_out = parents + index_t(b) * L;
+#pragma unroll 8  // a batch of loads in flight per lane when the arrays are in global memory
   for (int v = threadIdx.x; v < L; v += kThreads) {
     order_out[v] = order[v];
     parent_out[v] = parent[v] == kUnvisited ? -1 : parent[v];  // unreachable: only for inputs that are no tree
   }
+}
+
+// Whether a tree's arrays fit in shared memory beside the kernel's own.
+bool fits_in_shared(index_t L) {
+  int device = 0, bytes = 0;
+  detail::check(cudaGetDevice(&device), "cudaGetDevice");
+  detail::check(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                "cudaDeviceGetAttribute");
+  cudaFuncAttributes kernel{};
+  detail::check(cudaFuncGetAttributes(&kernel, bfs_kernel<true>), "cudaFuncGetAttributes");
+  return shared_bytes_for(L) + kernel.sharedSizeBytes <= static_cast<std::size_t>(bytes);
 }
 
 }  // namespace
@@ -143,6 +211,8 @@ void bfs(TreeShape shape, const index_t* tree, index_t root, index_t* order, ind
                   "cudaFuncSetAttribute");
     bfs_kernel<true><<<blocks, kThreads, bytes, stream>>>(shape, tree, root, order, parent, nullptr);
   } else {
+    prepare_kernel<<<blocks, kPrepareThreads, 0, stream>>>(shape, tree, static_cast<int*>(workspace));
+    detail::check_launch("prepare_kernel");
     bfs_kernel<false><<<blocks, kThreads, 0, stream>>>(shape, tree, root, order, parent, static_cast<int*>(workspace));
   }
   detail::check_launch("bfs_kernel");

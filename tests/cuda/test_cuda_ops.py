@@ -99,8 +99,8 @@ def test_bfs_is_identical(shape):
         assert torch.equal(result.parent.cpu(), expected.parent)
 
 
-def test_bfs_of_a_star_and_a_path():
-    n = 3000
+@pytest.mark.parametrize("n", [3000, 20000])  # tree arrays in shared memory, then in global memory
+def test_bfs_of_a_star_and_a_path(n):
     star = torch.stack([torch.zeros(n - 1, dtype=torch.long), torch.arange(1, n)], dim=1)[None]
     path = torch.stack([torch.arange(n - 1), torch.arange(1, n)], dim=1)[None]
     for tree in (star, path):
@@ -108,6 +108,18 @@ def test_bfs_of_a_star_and_a_path():
         expected = gc.bfs(tree, n, 7)
         assert torch.equal(result.order.cpu(), expected.order)
         assert torch.equal(result.parent.cpu(), expected.parent)
+
+
+def test_bfs_of_a_large_tree():
+    # Dense prediction's size (over 65 536 vertices): the tree lives in a global workspace.
+    h, w = 300, 230
+    edges = gc.grid_edges(h, w)
+    tree = gc.minimum_spanning_tree(edges, torch.rand(2, edges.shape[0]), h * w)
+    poison_allocator()
+    result = gc.bfs(tree.cuda(), h * w, h * w // 2)
+    expected = gc.bfs(tree, h * w, h * w // 2)
+    assert torch.equal(result.order.cpu(), expected.order)
+    assert torch.equal(result.parent.cpu(), expected.parent)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
