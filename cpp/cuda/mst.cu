@@ -15,7 +15,10 @@
 namespace groot::cuda {
 namespace {
 
-constexpr int kThreads = 512;
+// Every pass of a round is a loop over the graph's vertices or edges with a dependent load per
+// item; the largest block keeps the most of them in flight (H200: 4.9 -> 2.7 ms for a 67 000-
+// vertex grid, 0.14 -> 0.11 ms for 128 graphs of 56x56, against 512 threads).
+constexpr int kThreads = 1024;
 using key_t = unsigned long long;
 constexpr key_t kNoKey = ~key_t(0);
 
