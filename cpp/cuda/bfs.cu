@@ -46,7 +46,7 @@ __device__ TreeArrays tree_arrays(int* ints, int L) {
   return a;
 }
 
-// Neighbour lists of tree b (count, prefix-sum, fill, then sort each list by edge position),
+// The neighbour lists of `tree` (count, prefix-sum, fill, then sort each list by edge position),
 // and order and parent set to unvisited; by a block of kBlock threads.
 template <int kBlock>
 __device__ void prepare_tree(int L, const index_t* tree, const TreeArrays& a) {
@@ -185,10 +185,7 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
 
 // Whether a tree's arrays fit in shared memory beside the kernel's own.
 bool fits_in_shared(index_t L) {
-  int device = 0, bytes = 0;
-  detail::check(cudaGetDevice(&device), "cudaGetDevice");
-  detail::check(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-                "cudaDeviceGetAttribute");
+  const int bytes = detail::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin);
   cudaFuncAttributes kernel{};
   detail::check(cudaFuncGetAttributes(&kernel, bfs_kernel<true>), "cudaFuncGetAttributes");
   return shared_bytes_for(L) + kernel.sharedSizeBytes <= static_cast<std::size_t>(bytes);

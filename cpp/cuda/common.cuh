@@ -20,6 +20,14 @@ inline void check(cudaError_t status, const char* what) {
 // Checks the launch that just happened (configuration errors surface here, not at sync).
 inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
+// An attribute of the current device (multiprocessors, shared memory per block, ...).
+inline int device_attribute(cudaDeviceAttr attribute) {
+  int device = 0, value = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&value, attribute, device), "cudaDeviceGetAttribute");
+  return value;
+}
+
 inline unsigned blocks_for(index_t n, int threads) {
   return static_cast<unsigned>((n + threads - 1) / threads);
 }

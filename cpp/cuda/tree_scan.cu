@@ -224,13 +224,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock) scan_backward_kernel(Channel
   }
 }
 
-int max_shared_bytes() {
-  int device = 0, bytes = 0;
-  detail::check(cudaGetDevice(&device), "cudaGetDevice");
-  detail::check(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-                "cudaDeviceGetAttribute");
-  return bytes;
-}
+int max_shared_bytes() { return detail::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin); }
 
 // How a launch is laid out. The levels are walked one dependent step after another, so speed
 // comes from channels in flight and short steps: each block holds its sample's schedule plus the

@@ -30,16 +30,11 @@ unsigned channels_last_blocks(ChannelShape shape) {
   return static_cast<unsigned>(shape.batch * ((shape.channels + 31) / 32));
 }
 
-int multiprocessors() {
-  int device = 0, count = 0;
-  detail::check(cudaGetDevice(&device), "cudaGetDevice");
-  detail::check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
-  return count;
-}
-
 int warps_per_block(ChannelShape shape) {
   const index_t L = shape.vertices;
-  if (L >= 16384 && 4 * index_t(channels_last_blocks(shape)) <= multiprocessors()) return kMaxWarps;
+  if (L >= 16384 &&
+      4 * index_t(channels_last_blocks(shape)) <= detail::device_attribute(cudaDevAttrMultiProcessorCount))
+    return kMaxWarps;
   return L >= 2048 ? 8 : L >= 512 ? 4 : 2;
 }
 
