@@ -10,9 +10,12 @@
 // memory at all, every channel of every sample can be in flight at once, and the kernel moves
 // two extra row passes (write and read of the up-sums) over the minimum.
 //
+// Where these blocks are fewer than the multiprocessors (a few images, deep trees), the `all`
+// scan runs in depth bands instead (band_scan.cuh): more memory traffic, far fewer dependent steps.
+//
 // Passes and backward formulas are those of the CPU core (cpp/src/tree_scan.cpp).
-#include <type_traits>
-
+#include "band_scan.cuh"
+#include "channels_last.cuh"
 #include "common.cuh"
 #include "scan_schedule.cuh"
 
@@ -23,35 +26,16 @@ namespace {
 // walks every level, so warps beyond a tree's typical level width only cost issue slots and
 // residency (H200, B = 128: 8 warps best at 56x56, 4 at 28x28, 2 at 14x14 and 7x7). Dense
 // prediction is the other extreme: one or two images of tens of thousands of vertices, levels
-// dozens wide and too few blocks to fill the GPU; each block then takes all the warps it may.
+// dozens wide and too few blocks to fill the GPU; each block then takes all the warps it may
+// (the `root` scan there: the `all` scan runs in bands).
 constexpr int kMaxWarps = 32;
-
-unsigned channels_last_blocks(ChannelShape shape) {
-  return static_cast<unsigned>(shape.batch * ((shape.channels + 31) / 32));
-}
 
 int warps_per_block(ChannelShape shape) {
   const index_t L = shape.vertices;
   if (L >= 16384 &&
-      4 * index_t(channels_last_blocks(shape)) <= detail::device_attribute(cudaDevAttrMultiProcessorCount))
+      4 * index_t(level_walk_blocks(shape)) <= detail::device_attribute(cudaDevAttrMultiProcessorCount))
     return kMaxWarps;
   return L >= 2048 ? 8 : L >= 512 ? 4 : 2;
-}
-
-// Where the block's lane lives in a (B, L, D) row set: element of vertex v at at(v).
-struct Lane {
-  index_t base;     // b * L * D + d
-  index_t stride;   // D
-  bool active;      // d < D
-
-  __device__ index_t at(int v) const { return base + v * stride; }
-};
-
-__device__ Lane block_lane(ChannelShape shape, index_t& b) {
-  const index_t tiles = (shape.channels + 31) / 32;
-  b = blockIdx.x / tiles;
-  const index_t d = (blockIdx.x % tiles) * 32 + threadIdx.x % 32;
-  return {b * shape.vertices * shape.channels + d, shape.channels, d < shape.channels};
 }
 
 __device__ __forceinline__ void prefetch_to_l2(const void* address) {
@@ -110,27 +94,6 @@ __device__ void gather_up(const SampleSchedule& s, const Lane& lane, const T* co
 #pragma unroll
     for (int r = 0; r < kRows; ++r) up[r][lane.at(v)] = sum[r];
   });
-}
-
-// Rows of up-sums and root→leaves results are kept in the accumulation type: in the output
-// itself when it has that type, else in the workspace (and the output is written alongside).
-template <class T>
-constexpr bool kAccumulatesInOutput = std::is_same_v<T, detail::acc_t<T>>;
-
-// Where the accumulator rows of `output` go: the output itself, or the next rows of workspace.
-template <class T>
-detail::acc_t<T>* carry_rows(detail::WorkspaceLayout& w, ChannelShape shape, T* output) {
-  if constexpr (kAccumulatesInOutput<T>) {
-    return output;
-  } else {
-    return w.take<detail::acc_t<T>>(static_cast<std::size_t>(shape.numel()));
-  }
-}
-
-template <class T, class A>
-__device__ void store_result(T* out, A* carry, index_t i, A value) {
-  carry[i] = value;
-  if constexpr (!kAccumulatesInOutput<T>) out[i] = detail::store_as<T>(value);
 }
 
 template <class T>
@@ -223,12 +186,16 @@ __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_backward_kernel(
 
 template <class T>
 std::size_t tree_scan_channels_last_workspace_bytes(ChannelShape shape, bool backward) {
-  // Laid out as the launchers below do: the schedule, up(x) in the backward, then the carry rows
-  // of y or grad_x.
+  // Laid out as the launchers below do: the schedule, up(x) in the backward, the carry rows of y or
+  // grad_x, then what the band scan adds where it runs.
   detail::WorkspaceLayout w;
   take_schedule(w, shape);
   if (backward) w.take<detail::acc_t<T>>(static_cast<std::size_t>(shape.numel()));
   carry_rows<T>(w, shape, nullptr);
+  if (levels_per_band(shape) > 0) {
+    take_bands(w, shape, 0);
+    backward ? static_cast<void>(take_band_rows<T, 2>(w, shape)) : static_cast<void>(take_band_rows<T, 1>(w, shape));
+  }
   return w.bytes();
 }
 
@@ -241,8 +208,18 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
   detail::WorkspaceLayout w(workspace);
   const Schedule s = build_schedule(w, shape, order, parent, stream);
   A* up = carry_rows(w, shape, y);
+  if (const int K = mode == ScanMode::all ? levels_per_band(shape) : 0; K > 0) {
+    const Bands bands = take_bands(w, shape, K);
+    BandRows<T, 1> rows = take_band_rows<T, 1>(w, shape);
+    rows.in[0] = x;
+    rows.up[0] = up;
+    const dim3 grid = run_band_sweeps(shape, decay, s, bands, rows, stream);
+    band_forward_finish_kernel<T><<<grid, band_warps(shape) * 32, 0, stream>>>(shape, decay, s, bands, rows, y);
+    detail::check_launch("band_forward_finish_kernel");
+    return;
+  }
   const unsigned threads = warps_per_block(shape) * 32;
-  channels_last_forward_kernel<T><<<channels_last_blocks(shape), threads, 0, stream>>>(shape, x, decay, s, mode,
+  channels_last_forward_kernel<T><<<level_walk_blocks(shape), threads, 0, stream>>>(shape, x, decay, s, mode,
                                                                                        y, up);
   detail::check_launch("channels_last_forward_kernel");
 }
@@ -257,8 +234,21 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
   const Schedule s = build_schedule(w, shape, order, parent, stream);
   A* up_x = w.take<A>(static_cast<std::size_t>(shape.numel()));
   A* up_g = carry_rows(w, shape, grad_x);
+  if (const int K = mode == ScanMode::all ? levels_per_band(shape) : 0; K > 0) {
+    const Bands bands = take_bands(w, shape, K);
+    BandRows<T, 2> rows = take_band_rows<T, 2>(w, shape);
+    rows.in[0] = x;
+    rows.in[1] = grad_y;
+    rows.up[0] = up_x;
+    rows.up[1] = up_g;
+    const dim3 grid = run_band_sweeps(shape, decay, s, bands, rows, stream);
+    band_backward_finish_kernel<T><<<grid, band_warps(shape) * 32, 0, stream>>>(shape, decay, s, bands, rows, grad_x,
+                                                                         grad_decay);
+    detail::check_launch("band_backward_finish_kernel");
+    return;
+  }
   const unsigned threads = warps_per_block(shape) * 32;
-  channels_last_backward_kernel<T><<<channels_last_blocks(shape), threads, 0, stream>>>(
+  channels_last_backward_kernel<T><<<level_walk_blocks(shape), threads, 0, stream>>>(
       shape, grad_y, x, decay, s, mode, grad_x, grad_decay, up_x, up_g);
   detail::check_launch("channels_last_backward_kernel");
 }

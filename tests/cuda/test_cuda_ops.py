@@ -164,6 +164,31 @@ def test_scan_beyond_65536_vertices(layout, mode):
     assert gpu_built.order.shape == cpu_built.order.shape
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_band_scan_of_a_deep_tree(dtype):
+    # Few channel blocks and a deep tree: the token-major `all` scan runs in depth bands
+    # (band_scan.cuh). Forward and backward against the CPU core in float64, twice, bit for bit.
+    h, w, channels = 120, 90, 37
+    tree = random_tree(2, h, w, "cpu")
+    x, decay, grad = (torch.randn(2, channels, h * w, dtype=torch.float64) for _ in range(3))
+    decay = decay.sigmoid() * 0.98
+    expected = [gc.tree_scan(x, decay, tree)]
+    expected += torch.ops.groot.tree_scan_backward(grad, x, decay, tree.order, tree.parent, "all")
+    cuda_tree = gc.BFS(tree.order.cuda(), tree.parent.cuda())
+    x, decay, grad = (laid_out(t.to("cuda", dtype), "channels_last") for t in (x, decay, grad))
+
+    def run():
+        poison_allocator()
+        y = gc.tree_scan(x, decay, cuda_tree)
+        order, parent = cuda_tree
+        return [y, *torch.ops.groot.tree_scan_backward(grad, x, decay, order, parent, "all")]
+
+    first, second = run(), run()
+    for result, again, reference in zip(first, second, expected, strict=True):
+        assert torch.equal(result, again)
+        assert relative_error(result.cpu(), reference) < TOLERANCE[dtype]
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("mode", ["all", "root"])
 def test_gradcheck_on_gpu(layout, mode):

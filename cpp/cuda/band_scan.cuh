@@ -1,0 +1,342 @@
+// The `all` scan in depth bands, for deep trees whose few (sample, channel tile) blocks would
+// leave the GPU idle (dense prediction: one image, 67 000 vertices, ~1 800 levels).
+//
+// The level walk of tree_scan_channels_last.cu takes 2 × depth dependent steps. Here the levels
+// are cut into bands of K; every band is walked by its own block at once, and only the values
+// where bands meet go from band to band, like a chunked scan over a sequence:
+//   1. sweep (local): each band's up-sums without the bands below it, and `through[v]`, the
+//      product of decays from v up to its band's top (excluded): how much of v reaches the top;
+//   2. up chain: the band tops' up-sums, deepest band first, from the tops of the band below:
+//      U(r) += Σ decay(u) · through(parent(u)) · U(u) over its descendants u at the next top;
+//   3. sweep (final): the rest of each band's up-sums from the final tops, then the root→leaves
+//      results taken as if the band's top had no parent (`local`);
+//   4. down chain: the results at each band's bottom, band after band, from the bottom of the
+//      band above: local(v) += through(v) · decay(anchor) · result(parent(anchor));
+//   5. finish: each band's results root→leaves from the final bottom of the band above.
+// Sequential steps: ~5K + 2 · depth / K instead of 2 · depth; memory moved: about twice the level
+// walk's, which a GPU these trees leave idle can spare. Only the positions of a band's top and
+// bottom levels link bands (scan_schedule.cuh gives BFS positions, siblings together, so the
+// descendants of a top at the next top form one range of positions).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+#include "channels_last.cuh"
+#include "common.cuh"
+#include "scan_schedule.cuh"
+
+namespace groot::cuda {
+namespace {
+
+constexpr int kMaxBandWarps = 32;
+constexpr int kBandSetupThreads = 256;
+
+// Where a sample's bands of K levels meet, by BFS position k:
+//   reach[k], for k on a band's top level and the position just after it: the first position of
+//     k's descendants on the next band's top (descendants of k: [reach[k], reach[k + 1]));
+//   anchor[k], for k on the bottom level of a band with bands above and below: the vertex
+//     K - 1 levels above it, on its band's top.
+struct Bands {
+  int levels_per_band;
+  int* reach;   // (B, L + 1)
+  int* anchor;  // (B, L)
+};
+
+Bands take_bands(detail::WorkspaceLayout& w, ChannelShape shape, int levels_per_band) {
+  const auto B = static_cast<std::size_t>(shape.batch), L = static_cast<std::size_t>(shape.vertices);
+  return {levels_per_band, w.take<int>(B * (L + 1)), w.take<int>(B * L)};
+}
+
+unsigned level_walk_blocks(ChannelShape shape) {
+  return static_cast<unsigned>(shape.batch * ((shape.channels + 31) / 32));
+}
+
+// Levels per band, or 0 for the plain level walk. Bands pay where the level walk's blocks are
+// fewer than the multiprocessors (H100: 2-3x faster from one image of 67 000 vertices down to
+// 14x14; 3x slower at B = 128, where the level walk is bound by memory, not depth). K balances
+// 5K against 2·depth/K for the depth of a grid MST, ~L^0.7 (measured best: 6 at 14x14, 8-12 at
+// 28x28 and 56x56, 16 at 100x168, 24-32 at 200x336).
+int levels_per_band(ChannelShape shape) {
+  if (shape.vertices < 192 || level_walk_blocks(shape) > unsigned(detail::device_attribute(cudaDevAttrMultiProcessorCount)))
+    return 0;
+  return static_cast<int>(std::lround(1.1 * std::pow(static_cast<double>(shape.vertices), 0.3)));
+}
+
+// Warps a band block: more where the blocks are fewest (a level's positions then spread over
+// more warps): measured best 32 for 6 blocks on 132 multiprocessors, 16 for 10-12, 8 from 20.
+int band_warps(ChannelShape shape) {
+  const unsigned per_sm = unsigned(detail::device_attribute(cudaDevAttrMultiProcessorCount)) / level_walk_blocks(shape);
+  return per_sm >= 16 ? 32 : per_sm >= 8 ? 16 : 8;
+}
+
+__device__ int level_of(const SampleSchedule& s, int k) {
+  int lo = 0, hi = s.levels;  // level_start[lo] <= k < level_start[hi]
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    (s.level_start[mid] <= k ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+__global__ void __launch_bounds__(kBandSetupThreads) bands_kernel(ChannelShape shape, Schedule schedule, Bands bands) {
+  const index_t b = blockIdx.y;
+  const int L = static_cast<int>(shape.vertices), K = bands.levels_per_band;
+  const int k = blockIdx.x * kBandSetupThreads + threadIdx.x;
+  const SampleSchedule s = sample_schedule(schedule, b, L);
+  if (k >= L) return;
+  // Defaults keep every range empty and every anchor absent where a schedule is not a BFS.
+  int* reach = bands.reach + b * (L + 1);
+  reach[k] = 0;
+  if (k == 0) reach[L] = 0;
+  bands.anchor[b * L + k] = -1;
+  if (s.levels == 0) return;
+  const int level = level_of(s, k);
+  const bool top = level % K == 0 && level + K < s.levels;
+  const bool after_top = level % K == 1 && k == s.level_start[level] && level - 1 + K < s.levels;
+  if (top || after_top) {
+    int first = k;
+    for (int i = 0; i < K; ++i) first = s.child_start[first];
+    reach[k] = first;
+  }
+  if (level % K == K - 1 && level >= K && level + 1 < s.levels) {
+    int v = s.order[k];
+    for (int i = 0; i < K - 1 && v >= 0; ++i) v = s.parent[v];
+    bands.anchor[b * L + k] = v;
+  }
+}
+
+// The rows the band kernels work on: R = 1 (forward: x) or 2 (backward: x and grad_y).
+template <class T, int R>
+struct BandRows {
+  const T* in[R];
+  detail::acc_t<T>* up[R];     // up-sums, then results
+  detail::acc_t<T>* local[R];  // root→leaves results as if each band's top had no parent
+  detail::acc_t<T>* through;   // decay product from a vertex up to its band's top (excluded)
+};
+
+// Calls visit(k, level, top) for the positions of each level in [top + skip, end) of the bands
+// this block owns (bands blockIdx.y, + gridDim.y, ...; [top, end) their levels), deepest level
+// first or top first; a barrier after each level.
+template <class Visit>
+__device__ void for_each_band_level(const SampleSchedule& s, int K, bool deepest_first, int skip, Visit visit) {
+  for (int top = blockIdx.y * K; top < s.levels; top += gridDim.y * K) {
+    const int end = min(top + K, s.levels);
+    for (int i = skip; i < end - top; ++i) {
+      const int level = deepest_first ? end - 1 - (i - skip) : top + i;
+      for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32)
+        visit(k, level, top, end);
+      __syncthreads();
+    }
+  }
+}
+
+// Steps 1 and 3: the leaves→root sweep of every band (local: without the band below, and the
+// band's top included; final: with the final tops below, the band's top left as it is), then
+// the root→leaves sweep (local: `through`; final: `local`). The last band needs no second sweep.
+template <class T, int R, bool kFinal>
+__global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelShape shape, const T* decay,
+                                                                     Schedule schedule, Bands bands,
+                                                                     BandRows<T, R> rows) {
+  using A = detail::acc_t<T>;
+  index_t b;
+  const Lane lane = block_lane(shape, b);
+  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
+  const int K = bands.levels_per_band;
+  for_each_band_level(s, K, true, kFinal ? 1 : 0, [&](int k, int level, int, int end) {
+    if (!lane.active) return;
+    const bool below = kFinal || level + 1 < end;
+    const int v = s.order[k];
+    A sum[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) sum[r] = detail::load_as<A>(rows.in[r] + lane.at(v));
+    for (int c = below ? s.child_start[k] : 0; c < (below ? s.child_start[k + 1] : 0); ++c) {
+      const int u = s.order[c];
+      const A w = detail::load_as<A>(decay + lane.at(u));
+#pragma unroll
+      for (int r = 0; r < R; ++r) sum[r] += w * rows.up[r][lane.at(u)];
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) rows.up[r][lane.at(v)] = sum[r];
+  });
+  for_each_band_level(s, K, false, 0, [&](int k, int level, int top, int end) {
+    if (!lane.active || end == s.levels) return;
+    const int v = s.order[k], p = s.parent[v];
+    const index_t i = lane.at(v);
+    const bool has_parent = k > 0 && p >= 0, parent_in_band = has_parent && level > top;
+    const A w = has_parent ? detail::load_as<A>(decay + i) : A(0);
+    if constexpr (!kFinal) {
+      rows.through[i] = parent_in_band ? w * rows.through[lane.at(p)] : A(1);
+    } else {
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        A value = rows.up[r][i] * (A(1) - w * w);
+        if (parent_in_band) value += w * rows.local[r][lane.at(p)];
+        rows.local[r][i] = value;
+      }
+    }
+  });
+}
+
+__device__ int band_count(const SampleSchedule& s, int K) { return (s.levels + K - 1) / K; }
+
+// Step 2: the up-sums of the band tops, deepest band first.
+template <class T, int R>
+__global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(ChannelShape shape, const T* decay,
+                                                                        Schedule schedule, Bands bands,
+                                                                        BandRows<T, R> rows) {
+  using A = detail::acc_t<T>;
+  index_t b;
+  const Lane lane = block_lane(shape, b);
+  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
+  const int K = bands.levels_per_band;
+  const int* reach = bands.reach + b * (shape.vertices + 1);
+  for (int j = band_count(s, K) - 2; j >= 0; --j) {
+    for (int k = s.level_start[j * K] + threadIdx.x / 32; lane.active && k < s.level_start[j * K + 1];
+         k += blockDim.x / 32) {
+      const index_t i = lane.at(s.order[k]);
+      A sum[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) sum[r] = rows.up[r][i];
+      for (int c = reach[k]; c < reach[k + 1]; ++c) {
+        const int u = s.order[c], p = s.parent[u];
+        if (p < 0) continue;
+        const A coefficient = detail::load_as<A>(decay + lane.at(u)) * rows.through[lane.at(p)];
+#pragma unroll
+        for (int r = 0; r < R; ++r) sum[r] += coefficient * rows.up[r][lane.at(u)];
+      }
+#pragma unroll
+      for (int r = 0; r < R; ++r) rows.up[r][i] = sum[r];
+    }
+    __syncthreads();
+  }
+}
+
+// Step 4: the results at the bottom of each band below the first, band after band.
+template <class T, int R>
+__global__ void __launch_bounds__(kMaxBandWarps * 32) band_down_chain_kernel(ChannelShape shape, const T* decay,
+                                                                          Schedule schedule, Bands bands,
+                                                                          BandRows<T, R> rows) {
+  using A = detail::acc_t<T>;
+  index_t b;
+  const Lane lane = block_lane(shape, b);
+  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
+  const int K = bands.levels_per_band;
+  const int* anchor = bands.anchor + b * shape.vertices;
+  for (int j = 1; j + 1 < band_count(s, K); ++j) {
+    const int bottom = j * K + K - 1;
+    for (int k = s.level_start[bottom] + threadIdx.x / 32; lane.active && k < s.level_start[bottom + 1];
+         k += blockDim.x / 32) {
+      const int a = anchor[k], p = a >= 0 ? s.parent[a] : -1;
+      if (p < 0) continue;
+      const index_t i = lane.at(s.order[k]);
+      const A coefficient = rows.through[i] * detail::load_as<A>(decay + lane.at(a));
+#pragma unroll
+      for (int r = 0; r < R; ++r) rows.local[r][i] += coefficient * rows.local[r][lane.at(p)];
+    }
+    __syncthreads();
+  }
+}
+
+// Step 5: calls finish(k, i, parent index or -1, w, up values, parent results) root first in
+// every band; a band top reads its parent's result from `local` (final at the band above's
+// bottom), other vertices from `up`, where finish has put their parent's result.
+template <class T, int R, class Finish>
+__device__ void finish_bands(const T* decay, const SampleSchedule& s, const Lane& lane, int K,
+                             const BandRows<T, R>& rows, Finish finish) {
+  using A = detail::acc_t<T>;
+  for_each_band_level(s, K, false, 0, [&](int k, int level, int top, int) {
+    if (!lane.active) return;
+    const int v = s.order[k], p = s.parent[v];
+    const index_t i = lane.at(v);
+    A up[R], parent_result[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) up[r] = rows.up[r][i];
+    if (k == 0 || p < 0) {
+      finish(i, false, A(0), up, parent_result);
+      return;
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) parent_result[r] = (level == top ? rows.local[r] : rows.up[r])[lane.at(p)];
+    finish(i, true, detail::load_as<A>(decay + i), up, parent_result);
+  });
+}
+
+template <class T>
+__global__ void __launch_bounds__(kMaxBandWarps * 32) band_forward_finish_kernel(ChannelShape shape, const T* decay,
+                                                                              Schedule schedule, Bands bands,
+                                                                              BandRows<T, 1> rows, T* y) {
+  using A = detail::acc_t<T>;
+  index_t b;
+  const Lane lane = block_lane(shape, b);
+  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
+  finish_bands(decay, s, lane, bands.levels_per_band, rows,
+               [&](index_t i, bool has_parent, A w, const A (&up)[1], const A (&yp)[1]) {
+                 store_result(y, rows.up[0], i, has_parent ? up[0] * (A(1) - w * w) + w * yp[0] : up[0]);
+               });
+}
+
+template <class T>
+__global__ void __launch_bounds__(kMaxBandWarps * 32) band_backward_finish_kernel(ChannelShape shape, const T* decay,
+                                                                               Schedule schedule, Bands bands,
+                                                                               BandRows<T, 2> rows, T* grad_x,
+                                                                               T* grad_decay) {
+  using A = detail::acc_t<T>;
+  index_t b;
+  const Lane lane = block_lane(shape, b);
+  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
+  finish_bands(decay, s, lane, bands.levels_per_band, rows,
+               [&](index_t i, bool has_parent, A w, const A (&up)[2], const A (&parent)[2]) {
+                 const A ux = up[0], ug = up[1];
+                 if (!has_parent) {
+                   grad_decay[i] = detail::store_as<T>(A(0));  // the root owns no edge
+                   store_result(grad_x, rows.up[1], i, ug);
+                   return;
+                 }
+                 const A yp = parent[0], gp = parent[1];
+                 grad_decay[i] = detail::store_as<T>(ug * (yp - w * ux) + ux * (gp - w * ug));
+                 rows.up[0][i] = ux * (A(1) - w * w) + w * yp;
+                 store_result(grad_x, rows.up[1], i, ug * (A(1) - w * w) + w * gp);
+               });
+}
+
+// Workspace of the band scan beyond the level walk's: the band links, `through` and R `local` rows.
+template <class T, int R>
+BandRows<T, R> take_band_rows(detail::WorkspaceLayout& w, ChannelShape shape) {
+  const auto n = static_cast<std::size_t>(shape.numel());
+  BandRows<T, R> rows{};
+  rows.through = w.take<detail::acc_t<T>>(n);
+#pragma unroll
+  for (int r = 0; r < R; ++r) rows.local[r] = w.take<detail::acc_t<T>>(n);
+  return rows;
+}
+
+// Runs steps 1-4 (bands already laid out in the workspace, rows' in/up set); the caller launches
+// step 5.
+template <class T, int R>
+dim3 run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedule, const Bands& bands,
+                     const BandRows<T, R>& rows, cudaStream_t stream) {
+  const int K = bands.levels_per_band;
+  const auto L = shape.vertices;
+  const unsigned blocks = level_walk_blocks(shape), warps = band_warps(shape);
+  bands_kernel<<<dim3(detail::blocks_for(L, kBandSetupThreads), static_cast<unsigned>(shape.batch)),
+                 kBandSetupThreads, 0, stream>>>(shape, schedule, bands);
+  detail::check_launch("bands_kernel");
+  // Band walkers for 32 warps a multiprocessor, never more than there can be bands.
+  const auto sms = static_cast<unsigned>(detail::device_attribute(cudaDevAttrMultiProcessorCount));
+  const auto most_bands = static_cast<unsigned>((L + K - 1) / K);
+  const dim3 sweep(blocks, std::max(1u, std::min(most_bands, (32 * sms / warps + blocks - 1) / blocks)));
+  const unsigned threads = warps * 32;
+  band_sweep_kernel<T, R, false><<<sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
+  detail::check_launch("band_sweep_kernel");
+  band_up_chain_kernel<T, R><<<blocks, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
+  detail::check_launch("band_up_chain_kernel");
+  band_sweep_kernel<T, R, true><<<sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
+  detail::check_launch("band_sweep_kernel");
+  band_down_chain_kernel<T, R><<<blocks, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
+  detail::check_launch("band_down_chain_kernel");
+  return sweep;
+}
+
+}  // namespace
+}  // namespace groot::cuda
