@@ -5,9 +5,10 @@
 // are cut into bands of K; every band is walked by its own block at once, and only the values
 // where bands meet go from band to band, like a chunked scan over a sequence:
 //   1. sweep (local): each band's up-sums without the bands below it, and `through[v]`, the
-//      product of decays from v up to its band's top (excluded): how much of v reaches the top;
+//      product of decays from v up to its band's top (excluded): how much of v reaches the top
+//      (at a top: how much of it reaches the top of the band above, decay(u)·through(parent(u)));
 //   2. up chain: the band tops' up-sums, deepest band first, from the tops of the band below:
-//      U(r) += Σ decay(u) · through(parent(u)) · U(u) over its descendants u at the next top;
+//      U(r) += Σ through(u) · U(u) over its descendants u at the next top;
 //   3. sweep (final): the rest of each band's up-sums from the final tops, then the root→leaves
 //      results taken as if the band's top had no parent (`local`);
 //   4. down chain: the results at each band's bottom, band after band, from the bottom of the
@@ -112,7 +113,8 @@ struct BandRows {
   const T* in[R];
   detail::acc_t<T>* up[R];     // up-sums, then results
   detail::acc_t<T>* local[R];  // root→leaves results as if each band's top had no parent
-  detail::acc_t<T>* through;   // decay product from a vertex up to its band's top (excluded)
+  detail::acc_t<T>* through;   // decay product from a vertex up to its band's top (excluded); at a
+                               // top, from it up to the band above's top
 };
 
 // Calls visit(k, level, top) for the positions of each level in [top + skip, end) of the bands
@@ -166,7 +168,17 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelS
     const bool has_parent = k > 0 && p >= 0, parent_in_band = has_parent && level > top;
     const A w = has_parent ? detail::load_as<A>(decay + i) : A(0);
     if constexpr (!kFinal) {
-      rows.through[i] = parent_in_band ? w * rows.through[lane.at(p)] : A(1);
+      A through = A(1);
+      if (parent_in_band) {
+        through = level > top + 1 ? w * rows.through[lane.at(p)] : w;
+        rows.through[i] = through;
+      }
+      // A top's own slot holds how much of it reaches the band above's top (its chain coefficient).
+      if (level == end - 1)
+        for (int c = s.child_start[k]; c < s.child_start[k + 1]; ++c) {
+          const index_t child = lane.at(s.order[c]);
+          rows.through[child] = detail::load_as<A>(decay + child) * through;
+        }
     } else {
 #pragma unroll
       for (int r = 0; r < R; ++r) {
@@ -198,12 +210,11 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(Chann
       A sum[R];
 #pragma unroll
       for (int r = 0; r < R; ++r) sum[r] = rows.up[r][i];
+#pragma unroll 4
       for (int c = reach[k]; c < reach[k + 1]; ++c) {
-        const int u = s.order[c], p = s.parent[u];
-        if (p < 0) continue;
-        const A coefficient = detail::load_as<A>(decay + lane.at(u)) * rows.through[lane.at(p)];
+        const index_t u = lane.at(s.order[c]);
 #pragma unroll
-        for (int r = 0; r < R; ++r) sum[r] += coefficient * rows.up[r][lane.at(u)];
+        for (int r = 0; r < R; ++r) sum[r] += rows.through[u] * rows.up[r][u];
       }
 #pragma unroll
       for (int r = 0; r < R; ++r) rows.up[r][i] = sum[r];
