@@ -204,6 +204,15 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(Chann
   const int K = bands.levels_per_band;
   const int* reach = bands.reach + b * (shape.vertices + 1);
   for (int j = band_count(s, K) - 2; j >= 0; --j) {
+    // Only the tops just summed are a true dependency of the next step: the rest of what it
+    // reads is asked for now (these rows are far larger than L2 by the time the chain runs).
+    if (j > 0) {
+      const int next = (j - 1) * K;
+#pragma unroll
+      for (int r = 0; r < R; ++r) prefetch_level(s, lane, next, rows.up[r]);
+      for (int k = s.level_start[next] + threadIdx.x; k <= s.level_start[next + 1]; k += blockDim.x)
+        prefetch_to_l2(reach + k);
+    }
     for (int k = s.level_start[j * K] + threadIdx.x / 32; lane.active && k < s.level_start[j * K + 1];
          k += blockDim.x / 32) {
       const index_t i = lane.at(s.order[k]);
@@ -235,7 +244,13 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_down_chain_kernel(Cha
   const int K = bands.levels_per_band;
   const int* anchor = bands.anchor + b * shape.vertices;
   for (int j = 1; j + 1 < band_count(s, K); ++j) {
-    const int bottom = j * K + K - 1;
+    const int bottom = j * K + K - 1, next = bottom + K;
+    if (j + 2 < band_count(s, K)) {  // as in the up chain: what the next step reads besides
+#pragma unroll
+      for (int r = 0; r < R; ++r) prefetch_level(s, lane, next, rows.local[r], rows.through);
+      for (int k = s.level_start[next] + threadIdx.x; k < s.level_start[next + 1]; k += blockDim.x)
+        prefetch_to_l2(anchor + k);
+    }
     for (int k = s.level_start[bottom] + threadIdx.x / 32; lane.active && k < s.level_start[bottom + 1];
          k += blockDim.x / 32) {
       const int a = anchor[k], p = a >= 0 ? s.parent[a] : -1;

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "common.cuh"
+#include "scan_schedule.cuh"
 
 namespace groot::cuda {
 namespace {
@@ -23,6 +24,22 @@ __device__ Lane block_lane(ChannelShape shape, index_t& b) {
   b = blockIdx.x / tiles;
   const index_t d = (blockIdx.x % tiles) * 32 + threadIdx.x % 32;
   return {b * shape.vertices * shape.channels + d, shape.channels, d < shape.channels};
+}
+
+__device__ __forceinline__ void prefetch_to_l2(const void* address) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(address));
+}
+
+// Asks L2 for the lines of `rows` at the vertices of `level` (if it exists), so that a walk finds
+// the inputs of a level ahead on chip: only the values of the level just done are a true
+// dependency of a level step, everything it reads besides can be on its way earlier.
+template <class... Rows>
+__device__ void prefetch_level(const SampleSchedule& s, const Lane& lane, int level, const Rows*... rows) {
+  if (level < 0 || level >= s.levels || !lane.active) return;
+  for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32) {
+    const index_t i = lane.at(s.order[k]);
+    (prefetch_to_l2(rows + i), ...);
+  }
 }
 
 // Rows of up-sums and root→leaves results are kept in the accumulation type: in the output

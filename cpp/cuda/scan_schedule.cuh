@@ -9,8 +9,7 @@
 namespace groot::cuda {
 namespace {
 
-constexpr int kScheduleThreads = 512;
-constexpr int kScheduleCacheInts = 12 * 1024;  // child_start in shared memory up to 48 KB
+constexpr int kScheduleThreads = 1024;
 
 struct Schedule {
   int* order;        // (B, L) vertex at each BFS position
@@ -27,9 +26,12 @@ Schedule take_schedule(detail::WorkspaceLayout& w, ChannelShape shape) {
           w.take<int>(B * (L + 1)), w.take<int>(B * (L + 1)), w.take<int>(B)};
 }
 
+// With `cached`, shared memory holds child_start[k] - k for every k (the queue ahead of position
+// k: under 2^16 for all but the widest trees), so that the level chain below reads no global memory.
 __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vertices, const index_t* orders,
-                                                                    const index_t* parents, Schedule s) {
-  extern __shared__ int cached_child_start[];
+                                                                    const index_t* parents, bool cached,
+                                                                    Schedule s) {
+  extern __shared__ unsigned short queue_ahead[];
   const int L = static_cast<int>(vertices);
   const index_t b = blockIdx.x;
   const index_t* order_in = orders + b * L;
@@ -42,6 +44,7 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vert
   auto valid = [&](index_t v) { return v >= 0 && v < L; };
 
   // Ids out of range (only in hand-made schedules) are replaced so that nothing reads out of bounds.
+#pragma unroll 4  // independent items: their loads in flight together
   for (int k = threadIdx.x; k < L; k += kScheduleThreads) {
     order[k] = valid(order_in[k]) ? static_cast<int>(order_in[k]) : 0;
     parent[k] = valid(parent_in[k]) ? static_cast<int>(parent_in[k]) : -1;
@@ -50,27 +53,33 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vert
   }
   if (threadIdx.x == 0) child_start[L] = 0;
   __syncthreads();
+#pragma unroll 4
   for (int k = threadIdx.x; k < L; k += kScheduleThreads) position[order[k]] = k;
   __syncthreads();
+#pragma unroll 4
   for (int k = 1 + threadIdx.x; k < L; k += kScheduleThreads) {
     const int p = parent[order[k]];
     if (p >= 0) atomicAdd(&child_start[position[p]], 1);  // child counts (integers: order-free)
   }
   __syncthreads();
   detail::exclusive_scan<kScheduleThreads>(child_start, child_start, L + 1);
-  const bool cached = L + 1 <= kScheduleCacheInts;
+  bool too_far = !cached;
+#pragma unroll 4
   for (int k = threadIdx.x; k <= L; k += kScheduleThreads) {
-    child_start[k] = min(child_start[k] + 1, L);  // the root's children start at position 1
-    if (cached) cached_child_start[k] = child_start[k];
+    const int first = min(child_start[k] + 1, L);  // the root's children start at position 1
+    child_start[k] = first;
+    if (cached) {
+      too_far |= first - k < 0 || first - k > 0xFFFF;
+      queue_ahead[k] = static_cast<unsigned short>(first - k);
+    }
   }
-  __syncthreads();
+  const bool use_cache = !__syncthreads_or(too_far);
   if (threadIdx.x == 0) {
     // Level l+1 starts where the first vertex of level l puts its children.
-    const int* first_child = cached ? cached_child_start : child_start;
     int levels = 0, start = 0;
     level_start[0] = 0;
     while (start < L) {
-      const int next = first_child[start];
+      const int next = use_cache ? start + queue_ahead[start] : child_start[start];
       if (next <= start) break;  // not a BFS schedule
       level_start[++levels] = next;
       start = next;
@@ -84,10 +93,18 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vert
 Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const index_t* order, const index_t* parent,
                         cudaStream_t stream) {
   const Schedule s = take_schedule(w, shape);
-  const bool cached = shape.vertices + 1 <= kScheduleCacheInts;
-  const std::size_t shared = cached ? std::size_t(shape.vertices + 1) * sizeof(int) : 0;
+  std::size_t shared = std::size_t(shape.vertices + 1) * sizeof(unsigned short);
+  cudaFuncAttributes kernel{};
+  detail::check(cudaFuncGetAttributes(&kernel, schedule_kernel), "cudaFuncGetAttributes");
+  const bool cached =
+      shared + kernel.sharedSizeBytes <=
+      static_cast<std::size_t>(detail::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
+  if (!cached) shared = 0;
+  detail::check(cudaFuncSetAttribute(schedule_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     static_cast<int>(shared)),
+                "cudaFuncSetAttribute");
   schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, shared, stream>>>(shape.vertices, order,
-                                                                                            parent, s);
+                                                                                            parent, cached, s);
   detail::check_launch("schedule_kernel");
   return s;
 }

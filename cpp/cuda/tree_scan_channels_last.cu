@@ -38,22 +38,6 @@ int warps_per_block(ChannelShape shape) {
   return L >= 2048 ? 8 : L >= 512 ? 4 : 2;
 }
 
-__device__ __forceinline__ void prefetch_to_l2(const void* address) {
-  asm volatile("prefetch.global.L2 [%0];" ::"l"(address));
-}
-
-// Asks L2 for the lines of `rows` at the vertices of `level` (if it exists), so that a walk finds
-// the inputs of a level ahead on chip: only the values of the level just done are a true
-// dependency of a level step, everything it reads besides can be on its way earlier.
-template <class... Rows>
-__device__ void prefetch_level(const SampleSchedule& s, const Lane& lane, int level, const Rows*... rows) {
-  if (level < 0 || level >= s.levels || !lane.active) return;
-  for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32) {
-    const index_t i = lane.at(s.order[k]);
-    (prefetch_to_l2(rows + i), ...);
-  }
-}
-
 // Calls ahead(level) and then visit(k) for the positions of every level, deepest first (up =
 // true) or root first, a barrier between levels so that each level sees the one visited before
 // it complete.
