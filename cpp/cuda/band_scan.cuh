@@ -117,6 +117,20 @@ struct BandRows {
                                // top, from it up to the band above's top
 };
 
+// What a band kernel's block works on: 32 channels (a lane each) of one sample, and K.
+struct BandBlock {
+  Lane lane;
+  index_t sample;
+  SampleSchedule s;
+  int K;
+};
+
+__device__ BandBlock band_block(ChannelShape shape, const Schedule& schedule, const Bands& bands) {
+  index_t b;
+  const Lane lane = block_lane(shape, b);
+  return {lane, b, sample_schedule(schedule, b, shape.vertices), bands.levels_per_band};
+}
+
 // Calls visit(k, level, top) for the positions of each level in [top + skip, end) of the bands
 // this block owns (bands blockIdx.y, + gridDim.y, ...; [top, end) their levels), deepest level
 // first or top first; a barrier after each level.
@@ -141,10 +155,10 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelS
                                                                      Schedule schedule, Bands bands,
                                                                      BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
-  index_t b;
-  const Lane lane = block_lane(shape, b);
-  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
-  const int K = bands.levels_per_band;
+  const BandBlock block = band_block(shape, schedule, bands);
+  const Lane& lane = block.lane;
+  const SampleSchedule& s = block.s;
+  const int K = block.K;
   for_each_band_level(s, K, true, kFinal ? 1 : 0, [&](int k, int level, int, int end) {
     if (!lane.active) return;
     const bool below = kFinal || level + 1 < end;
@@ -192,29 +206,41 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelS
 
 __device__ int band_count(const SampleSchedule& s, int K) { return (s.levels + K - 1) / K; }
 
+// One chain step: visit(k) for the positions of `level` (active lanes), then a barrier.
+template <class Visit>
+__device__ void chain_step(const BandBlock& block, int level, Visit visit) {
+  const SampleSchedule& s = block.s;
+  for (int k = s.level_start[level] + threadIdx.x / 32; block.lane.active && k < s.level_start[level + 1];
+       k += blockDim.x / 32)
+    visit(k);
+  __syncthreads();
+}
+
+// Asks L2 for a per-position array at the positions of `level` and the one after it.
+__device__ void prefetch_positions(const SampleSchedule& s, int level, const int* array) {
+  for (int k = s.level_start[level] + threadIdx.x; k <= s.level_start[level + 1]; k += blockDim.x)
+    prefetch_to_l2(array + k);
+}
+
 // Step 2: the up-sums of the band tops, deepest band first.
 template <class T, int R>
-__global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(ChannelShape shape, const T* decay,
-                                                                        Schedule schedule, Bands bands,
-                                                                        BandRows<T, R> rows) {
+__global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(ChannelShape shape, Schedule schedule,
+                                                                        Bands bands, BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
-  index_t b;
-  const Lane lane = block_lane(shape, b);
-  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
-  const int K = bands.levels_per_band;
-  const int* reach = bands.reach + b * (shape.vertices + 1);
+  const BandBlock block = band_block(shape, schedule, bands);
+  const Lane& lane = block.lane;
+  const SampleSchedule& s = block.s;
+  const int K = block.K;
+  const int* reach = bands.reach + block.sample * (shape.vertices + 1);
   for (int j = band_count(s, K) - 2; j >= 0; --j) {
     // Only the tops just summed are a true dependency of the next step: the rest of what it
     // reads is asked for now (these rows are far larger than L2 by the time the chain runs).
     if (j > 0) {
-      const int next = (j - 1) * K;
 #pragma unroll
-      for (int r = 0; r < R; ++r) prefetch_level(s, lane, next, rows.up[r]);
-      for (int k = s.level_start[next] + threadIdx.x; k <= s.level_start[next + 1]; k += blockDim.x)
-        prefetch_to_l2(reach + k);
+      for (int r = 0; r < R; ++r) prefetch_level(s, lane, (j - 1) * K, rows.up[r]);
+      prefetch_positions(s, (j - 1) * K, reach);
     }
-    for (int k = s.level_start[j * K] + threadIdx.x / 32; lane.active && k < s.level_start[j * K + 1];
-         k += blockDim.x / 32) {
+    chain_step(block, j * K, [&](int k) {
       const index_t i = lane.at(s.order[k]);
       A sum[R];
 #pragma unroll
@@ -227,8 +253,7 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(Chann
       }
 #pragma unroll
       for (int r = 0; r < R; ++r) rows.up[r][i] = sum[r];
-    }
-    __syncthreads();
+    });
   }
 }
 
@@ -238,39 +263,38 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_down_chain_kernel(Cha
                                                                           Schedule schedule, Bands bands,
                                                                           BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
-  index_t b;
-  const Lane lane = block_lane(shape, b);
-  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
-  const int K = bands.levels_per_band;
-  const int* anchor = bands.anchor + b * shape.vertices;
+  const BandBlock block = band_block(shape, schedule, bands);
+  const Lane& lane = block.lane;
+  const SampleSchedule& s = block.s;
+  const int K = block.K;
+  const int* anchor = bands.anchor + block.sample * shape.vertices;
   for (int j = 1; j + 1 < band_count(s, K); ++j) {
     const int bottom = j * K + K - 1, next = bottom + K;
     if (j + 2 < band_count(s, K)) {  // as in the up chain: what the next step reads besides
 #pragma unroll
       for (int r = 0; r < R; ++r) prefetch_level(s, lane, next, rows.local[r], rows.through);
-      for (int k = s.level_start[next] + threadIdx.x; k < s.level_start[next + 1]; k += blockDim.x)
-        prefetch_to_l2(anchor + k);
+      prefetch_positions(s, next, anchor);
     }
-    for (int k = s.level_start[bottom] + threadIdx.x / 32; lane.active && k < s.level_start[bottom + 1];
-         k += blockDim.x / 32) {
+    chain_step(block, bottom, [&](int k) {
       const int a = anchor[k], p = a >= 0 ? s.parent[a] : -1;
-      if (p < 0) continue;
+      if (p < 0) return;
       const index_t i = lane.at(s.order[k]);
       const A coefficient = rows.through[i] * detail::load_as<A>(decay + lane.at(a));
 #pragma unroll
       for (int r = 0; r < R; ++r) rows.local[r][i] += coefficient * rows.local[r][lane.at(p)];
-    }
-    __syncthreads();
+    });
   }
 }
 
-// Step 5: calls finish(k, i, parent index or -1, w, up values, parent results) root first in
+// Step 5: calls finish(index, has parent, decay, up values, parent's results) root first in
 // every band; a band top reads its parent's result from `local` (final at the band above's
 // bottom), other vertices from `up`, where finish has put their parent's result.
 template <class T, int R, class Finish>
-__device__ void finish_bands(const T* decay, const SampleSchedule& s, const Lane& lane, int K,
-                             const BandRows<T, R>& rows, Finish finish) {
+__device__ void finish_bands(const T* decay, const BandBlock& block, const BandRows<T, R>& rows, Finish finish) {
   using A = detail::acc_t<T>;
+  const Lane& lane = block.lane;
+  const SampleSchedule& s = block.s;
+  const int K = block.K;
   for_each_band_level(s, K, false, 0, [&](int k, int level, int top, int) {
     if (!lane.active) return;
     const int v = s.order[k], p = s.parent[v];
@@ -293,10 +317,7 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_forward_finish_kernel
                                                                               Schedule schedule, Bands bands,
                                                                               BandRows<T, 1> rows, T* y) {
   using A = detail::acc_t<T>;
-  index_t b;
-  const Lane lane = block_lane(shape, b);
-  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
-  finish_bands(decay, s, lane, bands.levels_per_band, rows,
+  finish_bands(decay, band_block(shape, schedule, bands), rows,
                [&](index_t i, bool has_parent, A w, const A (&up)[1], const A (&yp)[1]) {
                  store_result(y, rows.up[0], i, has_parent ? up[0] * (A(1) - w * w) + w * yp[0] : up[0]);
                });
@@ -308,10 +329,7 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_backward_finish_kerne
                                                                                BandRows<T, 2> rows, T* grad_x,
                                                                                T* grad_decay) {
   using A = detail::acc_t<T>;
-  index_t b;
-  const Lane lane = block_lane(shape, b);
-  const SampleSchedule s = sample_schedule(schedule, b, shape.vertices);
-  finish_bands(decay, s, lane, bands.levels_per_band, rows,
+  finish_bands(decay, band_block(shape, schedule, bands), rows,
                [&](index_t i, bool has_parent, A w, const A (&up)[2], const A (&parent)[2]) {
                  const A ux = up[0], ug = up[1];
                  if (!has_parent) {
@@ -355,7 +373,7 @@ dim3 run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedul
   const unsigned threads = warps * 32;
   band_sweep_kernel<T, R, false><<<sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
   detail::check_launch("band_sweep_kernel");
-  band_up_chain_kernel<T, R><<<blocks, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
+  band_up_chain_kernel<T, R><<<blocks, threads, 0, stream>>>(shape, schedule, bands, rows);
   detail::check_launch("band_up_chain_kernel");
   band_sweep_kernel<T, R, true><<<sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
   detail::check_launch("band_sweep_kernel");
