@@ -6,6 +6,10 @@ bandwidth floor — the fewest bytes the kernel must move over the device-to-dev
 bandwidth measured in the same run — and against the paper's own extension
 (official_baseline_h100.json, same H100 model).
 
+A second table times the tree build and the token-major scan on the shapes of dense prediction:
+one to sixteen images of large grids, where the scan's blocks are too few to fill the GPU and
+it runs in depth bands (cpp/cuda/band_scan.cuh).
+
     python tests/benchmarks/bench_core_cuda.py [--official path/to/official_baseline_h100.json]
 """
 
@@ -20,6 +24,9 @@ import groot_core as gc
 import torch
 
 STAGES = [(160, 56), (320, 28), (640, 14), (1280, 7)]  # (D, H = W) of GrootV-T, stage 1..4
+# (B, D, H, W): Mask R-CNN 1333×800 stage 1 (one and two images), UperNet 512² stage 1 (batch
+# 16), and a small batch of classification stage 1.
+DENSE_SHAPES = [(1, 192, 200, 336), (2, 192, 200, 336), (16, 192, 128, 128), (8, 160, 56, 56)]
 GUIDE_CHANNELS = {160: 160, 320: 320, 640: 640, 1280: 1280}
 
 
@@ -117,6 +124,33 @@ def bench_stage(batch: int, channels: int, side: int, dtype: torch.dtype, bandwi
     return rows
 
 
+def bench_dense_shape(batch: int, channels: int, height: int, width: int, bandwidth: float) -> dict:
+    """MST, BFS and the fp32 token-major scan on one dense-prediction shape (random guides)."""
+    L = height * width
+    edges = gc.grid_edges(height, width, device="cuda")
+    weights = [gc.edge_weights(torch.randn(batch, 16, L, device="cuda"), edges) for _ in range(3)]
+    trees = [gc.minimum_spanning_tree(edges, w, L) for w in weights]
+    schedules = [gc.bfs(t, L) for t in trees]
+
+    def token_major() -> torch.Tensor:
+        return torch.randn(batch, L, channels, device="cuda").transpose(1, 2)
+
+    sets = [(token_major(), token_major().sigmoid(), s, token_major()) for s in schedules]
+    row_bytes = batch * channels * L * 4
+    forward = median_ms(lambda x, d, s, g: gc.tree_scan(x, d, s), sets)
+    backward = median_ms(
+        lambda x, d, s, g: torch.ops.groot.tree_scan_backward(g, x, d, s.order, s.parent, "all"), sets
+    )
+    return {
+        "MST_ms": median_ms(lambda w: gc.minimum_spanning_tree(edges, w, L), [(w,) for w in weights]),
+        "BFS_ms": median_ms(lambda t: gc.bfs(t, L), [(t,) for t in trees]),
+        "forward_ms": forward,
+        "forward_x_floor": forward / (3 * row_bytes / bandwidth),
+        "backward_ms": backward,
+        "backward_x_floor": backward / (5 * row_bytes / bandwidth),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,10 +195,28 @@ def main() -> None:
                 results.append(
                     {"D": channels, "H": side, "dtype": str(dtype), "kernel": name, **row, "official_ms": off}
                 )
+    print("\ndense prediction shapes, fp32, token-major rows (ms; scans also × floor)")
+    header = f"{'B × D × H × W':>20} {'MST':>8} {'BFS':>8} {'scan fwd':>16} {'scan bwd':>16}"
+    print(header)
+    print("-" * len(header))
+    dense = []
+    for shape in DENSE_SHAPES:
+        row = bench_dense_shape(*shape, bandwidth)
+        print(
+            f"{' × '.join(map(str, shape)):>20} {row['MST_ms']:8.3f} {row['BFS_ms']:8.3f} "
+            f"{row['forward_ms']:8.3f} ({row['forward_x_floor']:4.1f}×) "
+            f"{row['backward_ms']:8.3f} ({row['backward_x_floor']:4.1f}×)"
+        )
+        dense.append({"shape": list(shape), **row})
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"device": torch.cuda.get_device_name(), "copy_TBps": bandwidth / 1e9, "rows": results},
+                {
+                    "device": torch.cuda.get_device_name(),
+                    "copy_TBps": bandwidth / 1e9,
+                    "rows": results,
+                    "dense": dense,
+                },
                 indent=1,
             )
         )
