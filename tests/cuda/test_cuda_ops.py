@@ -164,6 +164,23 @@ def test_scan_beyond_65536_vertices(layout, mode):
     assert gpu_built.order.shape == cpu_built.order.shape
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("mode", ["all", "root"])
+def test_scan_of_a_star_wider_than_16_bits(layout, mode):
+    # The scan schedule keeps each position's queue ahead in 16 bits of shared memory; a star of
+    # 70 000 vertices has 69 999 in the queue at the root and must take the global-memory path.
+    n = 70_000
+    parent = torch.zeros(1, n, dtype=torch.long)
+    parent[0, 0] = -1
+    star = gc.BFS(torch.arange(n)[None], parent)
+    x, decay = torch.randn(1, 3, n, dtype=torch.float64), torch.rand(1, 3, n, dtype=torch.float64)
+    expected = gc.tree_scan(x, decay, star, mode)
+    cuda_star = gc.BFS(star.order.cuda(), star.parent.cuda())
+    x, decay = (laid_out(t.to("cuda", torch.float32), layout) for t in (x, decay))
+    poison_allocator()
+    assert relative_error(gc.tree_scan(x, decay, cuda_star, mode).cpu(), expected) < 1e-5
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 def test_band_scan_of_a_deep_tree(dtype):
     # Few channel blocks and a deep tree: the token-major `all` scan runs in depth bands
