@@ -184,12 +184,7 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
 }
 
 // Whether a tree's arrays fit in shared memory beside the kernel's own.
-bool fits_in_shared(index_t L) {
-  const int bytes = detail::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin);
-  cudaFuncAttributes kernel{};
-  detail::check(cudaFuncGetAttributes(&kernel, bfs_kernel<true>), "cudaFuncGetAttributes");
-  return shared_bytes_for(L) + kernel.sharedSizeBytes <= static_cast<std::size_t>(bytes);
-}
+bool fits_in_shared(index_t L) { return detail::fits_in_shared(bfs_kernel<true>, shared_bytes_for(L)); }
 
 }  // namespace
 

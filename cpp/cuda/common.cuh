@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -26,6 +27,15 @@ inline int device_attribute(cudaDeviceAttr attribute) {
   check(cudaGetDevice(&device), "cudaGetDevice");
   check(cudaDeviceGetAttribute(&value, attribute, device), "cudaDeviceGetAttribute");
   return value;
+}
+
+// Whether `dynamic_bytes` of shared memory fit on the current device beside `kernel`'s own.
+template <class Kernel>
+bool fits_in_shared(Kernel* kernel, std::size_t dynamic_bytes) {
+  cudaFuncAttributes attributes{};
+  check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
+  return dynamic_bytes + attributes.sharedSizeBytes <=
+         static_cast<std::size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
 }
 
 inline unsigned blocks_for(index_t n, int threads) {

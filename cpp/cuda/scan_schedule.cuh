@@ -93,16 +93,13 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vert
 Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const index_t* order, const index_t* parent,
                         cudaStream_t stream) {
   const Schedule s = take_schedule(w, shape);
-  std::size_t shared = std::size_t(shape.vertices + 1) * sizeof(unsigned short);
-  cudaFuncAttributes kernel{};
-  detail::check(cudaFuncGetAttributes(&kernel, schedule_kernel), "cudaFuncGetAttributes");
-  const bool cached =
-      shared + kernel.sharedSizeBytes <=
-      static_cast<std::size_t>(detail::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
-  if (!cached) shared = 0;
-  detail::check(cudaFuncSetAttribute(schedule_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     static_cast<int>(shared)),
-                "cudaFuncSetAttribute");
+  const std::size_t cache_bytes = std::size_t(shape.vertices + 1) * sizeof(unsigned short);
+  const bool cached = detail::fits_in_shared(schedule_kernel, cache_bytes);
+  const std::size_t shared = cached ? cache_bytes : 0;
+  if (cached)
+    detail::check(cudaFuncSetAttribute(schedule_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(shared)),
+                  "cudaFuncSetAttribute");
   schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, shared, stream>>>(shape.vertices, order,
                                                                                             parent, cached, s);
   detail::check_launch("schedule_kernel");
