@@ -49,26 +49,35 @@ Bands take_bands(detail::WorkspaceLayout& w, ChannelShape shape, int levels_per_
   return {levels_per_band, w.take<int>(B * (L + 1)), w.take<int>(B * L)};
 }
 
-unsigned level_walk_blocks(ChannelShape shape) {
-  return static_cast<unsigned>(shape.batch * ((shape.channels + 31) / 32));
-}
+// How the band scan runs a shape: K levels a band (0: it does not, the level walk does), warps a
+// block, the chains' grid (a block per sample and channel tile) and the band-parallel grid.
+//
+// Bands pay where the level walk's blocks are fewer than the multiprocessors (H100: 2-3x faster
+// from one image of 67 000 vertices down to 14x14; 3x slower at B = 128, where the level walk is
+// bound by memory, not depth). K balances 5K against 2·depth/K for the depth of a grid MST,
+// ~L^0.7 (measured best: 6 at 14x14, 8-12 at 28x28 and 56x56, 16 at 100x168, 24-32 at 200x336).
+// Warps: more where the blocks are fewest (a level's positions then spread over more warps):
+// measured best 32 for 6 blocks on 132 multiprocessors, 16 for 10-12, 8 from 20.
+struct BandPlan {
+  int levels_per_band = 0;
+  unsigned warps = 0;
+  unsigned chain_blocks = 0;
+  dim3 sweep;
+};
 
-// Levels per band, or 0 for the plain level walk. Bands pay where the level walk's blocks are
-// fewer than the multiprocessors (H100: 2-3x faster from one image of 67 000 vertices down to
-// 14x14; 3x slower at B = 128, where the level walk is bound by memory, not depth). K balances
-// 5K against 2·depth/K for the depth of a grid MST, ~L^0.7 (measured best: 6 at 14x14, 8-12 at
-// 28x28 and 56x56, 16 at 100x168, 24-32 at 200x336).
-int levels_per_band(ChannelShape shape) {
-  if (shape.vertices < 192 || level_walk_blocks(shape) > unsigned(detail::device_attribute(cudaDevAttrMultiProcessorCount)))
-    return 0;
-  return static_cast<int>(std::lround(1.1 * std::pow(static_cast<double>(shape.vertices), 0.3)));
-}
-
-// Warps a band block: more where the blocks are fewest (a level's positions then spread over
-// more warps): measured best 32 for 6 blocks on 132 multiprocessors, 16 for 10-12, 8 from 20.
-int band_warps(ChannelShape shape) {
-  const unsigned per_sm = unsigned(detail::device_attribute(cudaDevAttrMultiProcessorCount)) / level_walk_blocks(shape);
-  return per_sm >= 16 ? 32 : per_sm >= 8 ? 16 : 8;
+BandPlan band_plan(ChannelShape shape) {
+  const auto sms = static_cast<unsigned>(detail::device_attribute(cudaDevAttrMultiProcessorCount));
+  const unsigned blocks = level_walk_blocks(shape);
+  if (shape.vertices < 192 || blocks == 0 || blocks > sms) return {};
+  BandPlan plan;
+  plan.levels_per_band = static_cast<int>(std::lround(1.1 * std::pow(static_cast<double>(shape.vertices), 0.3)));
+  const unsigned per_sm = sms / blocks;
+  plan.warps = per_sm >= 16 ? 32 : per_sm >= 8 ? 16 : 8;
+  plan.chain_blocks = blocks;
+  // Band walkers for 32 warps a multiprocessor, never more than there can be bands.
+  const auto most_bands = static_cast<unsigned>((shape.vertices + plan.levels_per_band - 1) / plan.levels_per_band);
+  plan.sweep = dim3(blocks, std::max(1u, std::min(most_bands, (32 * sms / plan.warps + blocks - 1) / blocks)));
+  return plan;
 }
 
 __device__ int level_of(const SampleSchedule& s, int k) {
@@ -356,30 +365,22 @@ BandRows<T, R> take_band_rows(detail::WorkspaceLayout& w, ChannelShape shape) {
 }
 
 // Runs steps 1-4 (bands already laid out in the workspace, rows' in/up set); the caller launches
-// step 5.
+// step 5 on plan.sweep.
 template <class T, int R>
-dim3 run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedule, const Bands& bands,
-                     const BandRows<T, R>& rows, cudaStream_t stream) {
-  const int K = bands.levels_per_band;
-  const auto L = shape.vertices;
-  const unsigned blocks = level_walk_blocks(shape), warps = band_warps(shape);
-  bands_kernel<<<dim3(detail::blocks_for(L, kBandSetupThreads), static_cast<unsigned>(shape.batch)),
+void run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedule, const BandPlan& plan,
+                     const Bands& bands, const BandRows<T, R>& rows, cudaStream_t stream) {
+  bands_kernel<<<dim3(detail::blocks_for(shape.vertices, kBandSetupThreads), static_cast<unsigned>(shape.batch)),
                  kBandSetupThreads, 0, stream>>>(shape, schedule, bands);
   detail::check_launch("bands_kernel");
-  // Band walkers for 32 warps a multiprocessor, never more than there can be bands.
-  const auto sms = static_cast<unsigned>(detail::device_attribute(cudaDevAttrMultiProcessorCount));
-  const auto most_bands = static_cast<unsigned>((L + K - 1) / K);
-  const dim3 sweep(blocks, std::max(1u, std::min(most_bands, (32 * sms / warps + blocks - 1) / blocks)));
-  const unsigned threads = warps * 32;
-  band_sweep_kernel<T, R, false><<<sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
+  const unsigned threads = plan.warps * 32;
+  band_sweep_kernel<T, R, false><<<plan.sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
   detail::check_launch("band_sweep_kernel");
-  band_up_chain_kernel<T, R><<<blocks, threads, 0, stream>>>(shape, schedule, bands, rows);
+  band_up_chain_kernel<T, R><<<plan.chain_blocks, threads, 0, stream>>>(shape, schedule, bands, rows);
   detail::check_launch("band_up_chain_kernel");
-  band_sweep_kernel<T, R, true><<<sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
+  band_sweep_kernel<T, R, true><<<plan.sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
   detail::check_launch("band_sweep_kernel");
-  band_down_chain_kernel<T, R><<<blocks, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
+  band_down_chain_kernel<T, R><<<plan.chain_blocks, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
   detail::check_launch("band_down_chain_kernel");
-  return sweep;
 }
 
 }  // namespace

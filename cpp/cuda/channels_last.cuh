@@ -10,6 +10,11 @@
 namespace groot::cuda {
 namespace {
 
+// Blocks of the level walk: one per sample and tile of 32 channels.
+unsigned level_walk_blocks(ChannelShape shape) {
+  return static_cast<unsigned>(shape.batch * ((shape.channels + 31) / 32));
+}
+
 // Where the block's lane lives in a (B, L, D) row set: element of vertex v at at(v).
 struct Lane {
   index_t base;     // b * L * D + d

@@ -176,9 +176,12 @@ std::size_t tree_scan_channels_last_workspace_bytes(ChannelShape shape, bool bac
   take_schedule(w, shape);
   if (backward) w.take<detail::acc_t<T>>(static_cast<std::size_t>(shape.numel()));
   carry_rows<T>(w, shape, nullptr);
-  if (levels_per_band(shape) > 0) {
+  if (band_plan(shape).levels_per_band > 0) {
     take_bands(w, shape, 0);
-    backward ? static_cast<void>(take_band_rows<T, 2>(w, shape)) : static_cast<void>(take_band_rows<T, 1>(w, shape));
+    if (backward)
+      take_band_rows<T, 2>(w, shape);
+    else
+      take_band_rows<T, 1>(w, shape);
   }
   return w.bytes();
 }
@@ -192,13 +195,13 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
   detail::WorkspaceLayout w(workspace);
   const Schedule s = build_schedule(w, shape, order, parent, stream);
   A* up = carry_rows(w, shape, y);
-  if (const int K = mode == ScanMode::all ? levels_per_band(shape) : 0; K > 0) {
-    const Bands bands = take_bands(w, shape, K);
+  if (const BandPlan plan = mode == ScanMode::all ? band_plan(shape) : BandPlan{}; plan.levels_per_band > 0) {
+    const Bands bands = take_bands(w, shape, plan.levels_per_band);
     BandRows<T, 1> rows = take_band_rows<T, 1>(w, shape);
     rows.in[0] = x;
     rows.up[0] = up;
-    const dim3 grid = run_band_sweeps(shape, decay, s, bands, rows, stream);
-    band_forward_finish_kernel<T><<<grid, band_warps(shape) * 32, 0, stream>>>(shape, decay, s, bands, rows, y);
+    run_band_sweeps(shape, decay, s, plan, bands, rows, stream);
+    band_forward_finish_kernel<T><<<plan.sweep, plan.warps * 32, 0, stream>>>(shape, decay, s, bands, rows, y);
     detail::check_launch("band_forward_finish_kernel");
     return;
   }
@@ -218,16 +221,16 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
   const Schedule s = build_schedule(w, shape, order, parent, stream);
   A* up_x = w.take<A>(static_cast<std::size_t>(shape.numel()));
   A* up_g = carry_rows(w, shape, grad_x);
-  if (const int K = mode == ScanMode::all ? levels_per_band(shape) : 0; K > 0) {
-    const Bands bands = take_bands(w, shape, K);
+  if (const BandPlan plan = mode == ScanMode::all ? band_plan(shape) : BandPlan{}; plan.levels_per_band > 0) {
+    const Bands bands = take_bands(w, shape, plan.levels_per_band);
     BandRows<T, 2> rows = take_band_rows<T, 2>(w, shape);
     rows.in[0] = x;
     rows.in[1] = grad_y;
     rows.up[0] = up_x;
     rows.up[1] = up_g;
-    const dim3 grid = run_band_sweeps(shape, decay, s, bands, rows, stream);
-    band_backward_finish_kernel<T><<<grid, band_warps(shape) * 32, 0, stream>>>(shape, decay, s, bands, rows, grad_x,
-                                                                         grad_decay);
+    run_band_sweeps(shape, decay, s, plan, bands, rows, stream);
+    band_backward_finish_kernel<T><<<plan.sweep, plan.warps * 32, 0, stream>>>(shape, decay, s, bands, rows, grad_x,
+                                                                               grad_decay);
     detail::check_launch("band_backward_finish_kernel");
     return;
   }
