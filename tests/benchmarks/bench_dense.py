@@ -6,6 +6,7 @@ UperNet batch 16), and for GrootV the share of CUDA time spent in groot_core's t
 (edge weights, MST, BFS, scan: every ``groot::`` op). Random weights; the numbers are speed only.
 
     python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--only maskrcnn|upernet] [--compile]
+        [--backbones Swin-T GrootV-T]
 
 With ``--compile`` every backbone (not the heads) goes through ``torch.compile``.
 """
@@ -160,6 +161,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--only", choices=("maskrcnn", "upernet"))
     parser.add_argument("--compile", action="store_true", help="torch.compile every backbone")
+    parser.add_argument("--backbones", nargs="+", choices=list(BACKBONES), default=list(BACKBONES))
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type != "cuda":
@@ -173,7 +175,7 @@ def main() -> None:
         if args.only and task != args.only:
             continue
         train_times = {}
-        for label in BACKBONES:
+        for label in [b for b in BACKBONES if b in args.backbones]:
             try:
                 model = build(label).to(device)
                 if args.compile:

@@ -158,6 +158,24 @@ def test_torch_compile_matches_eager() -> None:
     torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-5)
 
 
+def test_whole_model_compile_takes_over_the_fused_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a compile of the whole model the layer neither compiles its own steps again nor looks
+    up Triton (on the GPU that lookup broke the graph, and Inductor then failed on the pieces);
+    the gradients are eager's."""
+
+    def not_under_compile(*args):
+        raise AssertionError("called inside torch.compile")
+
+    x = torch.randn(2, 3, 40, 40)
+    reference = _gradients(_micro(), x)
+    monkeypatch.setattr(tree_ssm, "_fused", not_under_compile)
+    monkeypatch.setattr(tree_ssm, "_has_triton", not_under_compile)
+    model = _micro(fuse_elementwise=True)
+    got = _gradients(torch.compile(model, fullgraph=True, backend="aot_eager"), x)
+    for name, grad in reference.items():
+        torch.testing.assert_close(got["_orig_mod." + name], grad, msg=name)
+
+
 def test_reset_classifier_and_pre_logits() -> None:
     model = _micro(num_classes=5).eval()
     x = torch.randn(1, 3, 32, 32)

@@ -120,7 +120,8 @@ class TreeSSM(nn.Module):
             kernels with ``torch.compile`` (a few passes over memory instead of a dozen; they then
             save only what their backward needs, so recompute_elementwise is moot). ``None``: on
             CUDA inputs when Triton is installed, not on CPU (where compiling costs more than it
-            saves for a model run once).
+            saves for a model run once). Both are moot inside a ``torch.compile`` of the whole
+            model, which fuses these steps with the rest.
     """
 
     def __init__(
@@ -212,8 +213,11 @@ class TreeSSM(nn.Module):
         ``u``/``dt`` ``(B, L, D)`` and ``b``/``c`` ``(B, L, 1)`` -> ``(B, L, D)`` in u's dtype.
         """
         fp32 = self.force_fp32_scan
-        fused = self._fuses_elementwise(u)
-        recompute = self.recompute_elementwise and torch.is_grad_enabled() and not fused
+        # Inside an outer torch.compile these steps are fused with everything around them anyway,
+        # and the partitioner saves only what the backward needs.
+        outer_compile = torch.compiler.is_compiling()
+        fused = not outer_compile and self._fuses_elementwise(u)
+        recompute = self.recompute_elementwise and torch.is_grad_enabled() and not (fused or outer_compile)
         discretise, read_out = (_fused(_discretise), _fused(_read_out)) if fused else (_discretise, _read_out)
 
         def run(step: Callable, *args):
