@@ -1,15 +1,17 @@
-// Breadth-first schedules on the device, one warp-sized block per tree, level by level.
+// Breadth-first schedules on the device. Trees whose arrays fit in shared memory: one warp-sized
+// block per tree, level by level. Larger trees (dense prediction): an Euler tour (tour_bfs.cuh),
+// whose steps do not wait on one another level after level.
 //
 // Neighbour lists are put in tree-edge order (as on the CPU), so a level's children are written
 // in exactly the CPU's queue order: frontier vertices in order, each one's children in
 // neighbour order, placed by a prefix sum of the child counts. The walk is a chain of short
-// dependent steps (one per level), so the tree's arrays sit in shared memory when they fit and a
-// single warp does the work, which keeps every barrier cheap. Larger trees (dense prediction)
-// keep their arrays in a workspace, where a full block first builds the neighbour lists.
+// dependent steps (one per level), so a single warp does the work, which keeps every barrier
+// cheap.
 #include <cub/block/block_scan.cuh>
 
 #include "block_scan.cuh"
 #include "common.cuh"
+#include "tour_bfs.cuh"
 
 namespace groot::cuda {
 namespace {
@@ -24,10 +26,9 @@ __host__ __device__ std::size_t tree_ints(index_t L) { return std::size_t(6 * L)
 
 std::size_t shared_bytes_for(index_t L) { return tree_ints(L) * sizeof(int); }
 
-constexpr int kPrepareThreads = 1024;
 constexpr int kUnvisited = -2;
 
-// A tree's arrays in its part of shared memory or of the workspace.
+// A tree's arrays in shared memory.
 struct TreeArrays {
   int* row_start;  // neighbours of v at [row_start[v], row_start[v + 1])
   int* cursor;
@@ -83,26 +84,16 @@ __device__ void prepare_tree(int L, const index_t* tree, const TreeArrays& a) {
   __syncthreads();
 }
 
-// Trees too large for shared memory are prepared in the workspace by a full block each first:
-// a warp alone would take a dependent round trip to L2 every 32 items, over six passes.
-__global__ void __launch_bounds__(kPrepareThreads) prepare_kernel(TreeShape shape, const index_t* trees,
-                                                                  int* workspace) {
-  const int b = blockIdx.x, L = static_cast<int>(shape.vertices);
-  prepare_tree<kPrepareThreads>(L, trees + index_t(b) * 2 * (L - 1),
-                                tree_arrays(workspace + index_t(b) * tree_ints(L), L));
-}
-
-template <bool kShared>
 __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const index_t* trees, index_t root,
-                                                       index_t* orders, index_t* parents, int* workspace) {
+                                                       index_t* orders, index_t* parents) {
   extern __shared__ int shared_ints[];
   using Scan = cub::BlockScan<int, kThreads>;
   __shared__ typename Scan::TempStorage scan_temp;
   __shared__ int head, tail, written;
   __shared__ int2 frontier[2][kFrontier];  // (vertex, parent) at the level's first positions
   const int b = blockIdx.x, L = static_cast<int>(shape.vertices);
-  const TreeArrays a = tree_arrays(kShared ? shared_ints : workspace + index_t(b) * tree_ints(L), L);
-  if constexpr (kShared) prepare_tree<kThreads>(L, trees + index_t(b) * 2 * (L - 1), a);
+  const TreeArrays a = tree_arrays(shared_ints, L);
+  prepare_tree<kThreads>(L, trees + index_t(b) * 2 * (L - 1), a);
   int* const row_start = a.row_start;
   int* const slots = a.slots;
   int* const order = a.order;
@@ -117,10 +108,9 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
   __syncthreads();
 
   // In a tree, a frontier vertex's children are its neighbours other than its parent. A level's
-  // (vertex, parent) pairs are also kept in shared memory for the next level (up to
-  // kFrontier of them), and a vertex's first kInlineNeighbours neighbours are read at once, so
-  // that a level step waits on global memory (large trees) only for the neighbour ranges and
-  // lists, not for the frontier, the parents or each neighbour in turn.
+  // (vertex, parent) pairs are also kept as pairs for the next level (up to kFrontier of them:
+  // one read instead of two dependent ones), and a vertex's first kInlineNeighbours neighbours
+  // are read at once.
   int parity = 0;
   while (head < tail) {
     const int level_begin = head, level_end = tail;
@@ -176,7 +166,6 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
   }
   index_t* order_out = orders + index_t(b) * L;
   index_t* parent_out = parents + index_t(b) * L;
-#pragma unroll 8  // a batch of loads in flight per lane when the arrays are in global memory
   for (int v = threadIdx.x; v < L; v += kThreads) {
     order_out[v] = order[v];
     parent_out[v] = parent[v] == kUnvisited ? -1 : parent[v];  // unreachable: only for inputs that are no tree
@@ -184,12 +173,12 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
 }
 
 // Whether a tree's arrays fit in shared memory beside the kernel's own.
-bool fits_in_shared(index_t L) { return detail::fits_in_shared(bfs_kernel<true>, shared_bytes_for(L)); }
+bool fits_in_shared(index_t L) { return detail::fits_in_shared(bfs_kernel, shared_bytes_for(L)); }
 
 }  // namespace
 
 std::size_t bfs_workspace_bytes(TreeShape shape) {
-  return fits_in_shared(shape.vertices) ? 0 : std::size_t(shape.batch) * shared_bytes_for(shape.vertices);
+  return shape.batch == 0 || fits_in_shared(shape.vertices) ? 0 : tour::workspace_bytes(shape);
 }
 
 void bfs(TreeShape shape, const index_t* tree, index_t root, index_t* order, index_t* parent,
@@ -198,16 +187,14 @@ void bfs(TreeShape shape, const index_t* tree, index_t root, index_t* order, ind
   const auto blocks = static_cast<unsigned>(shape.batch);
   if (fits_in_shared(shape.vertices)) {
     const std::size_t bytes = shared_bytes_for(shape.vertices);
-    detail::check(cudaFuncSetAttribute(bfs_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    detail::check(cudaFuncSetAttribute(bfs_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(bytes)),
                   "cudaFuncSetAttribute");
-    bfs_kernel<true><<<blocks, kThreads, bytes, stream>>>(shape, tree, root, order, parent, nullptr);
+    bfs_kernel<<<blocks, kThreads, bytes, stream>>>(shape, tree, root, order, parent);
+    detail::check_launch("bfs_kernel");
   } else {
-    prepare_kernel<<<blocks, kPrepareThreads, 0, stream>>>(shape, tree, static_cast<int*>(workspace));
-    detail::check_launch("prepare_kernel");
-    bfs_kernel<false><<<blocks, kThreads, 0, stream>>>(shape, tree, root, order, parent, static_cast<int*>(workspace));
+    tour::bfs(shape, tree, root, order, parent, workspace, stream);
   }
-  detail::check_launch("bfs_kernel");
 }
 
 }  // namespace groot::cuda

@@ -111,7 +111,7 @@ def test_bfs_of_a_star_and_a_path(n):
 
 
 def test_bfs_of_a_large_tree():
-    # Dense prediction's size (over 65 536 vertices): the tree lives in a global workspace.
+    # Dense prediction's size (over 65 536 vertices).
     h, w = 300, 230
     edges = gc.grid_edges(h, w)
     tree = gc.minimum_spanning_tree(edges, torch.rand(2, edges.shape[0]), h * w)
@@ -120,6 +120,36 @@ def test_bfs_of_a_large_tree():
     expected = gc.bfs(tree, h * w, h * w // 2)
     assert torch.equal(result.order.cpu(), expected.order)
     assert torch.equal(result.parent.cpu(), expected.parent)
+
+
+def _random_tree(n: int, generator: torch.Generator) -> torch.Tensor:
+    """Edges of a random tree on n vertices, each vertex below an earlier one: mostly one of the
+    last three (long paths), else any (bushy parts) or one of four hubs (high degree); under
+    random labels, in random order and direction."""
+    child = torch.arange(1, n)
+    kind = torch.rand(n - 1, generator=generator)
+    recent = (child - 1 - torch.randint(0, 3, (n - 1,), generator=generator)).clamp(min=0)
+    anywhere = (torch.rand(n - 1, generator=generator) * child).long()
+    hub = torch.minimum(torch.randint(0, 4, (n - 1,), generator=generator), child - 1)
+    parent = torch.where(kind < 0.7, recent, torch.where(kind < 0.9, anywhere, hub))
+    labels = torch.randperm(n, generator=generator)
+    edges = labels[torch.stack([child, parent], dim=1)][torch.randperm(n - 1, generator=generator)]
+    flip = torch.rand(n - 1, generator=generator) < 0.5
+    edges[flip] = edges[flip].flip(1)
+    return edges
+
+
+def test_bfs_of_large_random_trees():
+    # Too large for shared memory: the Euler-tour path, against the CPU's queue.
+    generator = torch.Generator().manual_seed(5)
+    n = 30_000
+    trees = torch.stack([_random_tree(n, generator) for _ in range(3)])
+    for root in (0, 12_345, n - 1):
+        poison_allocator()
+        result = gc.bfs(trees.cuda(), n, root)
+        expected = gc.bfs(trees, n, root)
+        assert torch.equal(result.order.cpu(), expected.order)
+        assert torch.equal(result.parent.cpu(), expected.parent)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
