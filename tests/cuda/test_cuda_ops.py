@@ -99,7 +99,8 @@ def test_bfs_is_identical(shape):
         assert torch.equal(result.parent.cpu(), expected.parent)
 
 
-@pytest.mark.parametrize("n", [3000, 20000])  # tree arrays in shared memory, then in global memory
+# A warp's level walk in shared memory; the Euler tour for a tree that would fit there; one that would not.
+@pytest.mark.parametrize("n", [1500, 3000, 20000])
 def test_bfs_of_a_star_and_a_path(n):
     star = torch.stack([torch.zeros(n - 1, dtype=torch.long), torch.arange(1, n)], dim=1)[None]
     path = torch.stack([torch.arange(n - 1), torch.arange(1, n)], dim=1)[None]
@@ -108,6 +109,17 @@ def test_bfs_of_a_star_and_a_path(n):
         expected = gc.bfs(tree, n, 7)
         assert torch.equal(result.order.cpu(), expected.order)
         assert torch.equal(result.parent.cpu(), expected.parent)
+
+
+def test_bfs_of_many_trees():
+    # Enough vertices in one call that each tree gets a warp walking it level by level.
+    edges = gc.grid_edges(56, 56)
+    tree = gc.minimum_spanning_tree(edges, torch.rand(96, edges.shape[0]), 56 * 56)
+    poison_allocator()
+    result = gc.bfs(tree.cuda(), 56 * 56, 1000)
+    expected = gc.bfs(tree, 56 * 56, 1000)
+    assert torch.equal(result.order.cpu(), expected.order)
+    assert torch.equal(result.parent.cpu(), expected.parent)
 
 
 def test_bfs_of_a_large_tree():
