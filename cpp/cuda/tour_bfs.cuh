@@ -31,7 +31,6 @@ namespace groot::cuda {
 namespace tour {
 
 constexpr int kThreads = 256;
-constexpr int kAlign = 256;
 
 // Per tree: S = 2(L - 1) slots. Slot keys are b (L + 1) + u, so a tree's slots stay in its own
 // range [b S, (b + 1) S) after sorting, those with an id out of range (u = L) at its end.
@@ -76,31 +75,21 @@ struct Arrays {
   std::size_t total;
 };
 
-inline std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
-
-// `count` Ts at offset `at` of the workspace starting at address `base` (0 when only sizing).
-template <class T>
-T* carve(std::uintptr_t base, std::size_t& at, index_t count) {
-  T* p = reinterpret_cast<T*>(base + at);
-  at += aligned(std::size_t(count) * sizeof(T));
-  return p;
-}
-
 inline Arrays arrays(const Sizes& n, void* workspace) {
-  const auto base = reinterpret_cast<std::uintptr_t>(workspace);
+  detail::WorkspaceLayout w(workspace);
   Arrays a{};
-  std::size_t at = 0;
-  const index_t items = std::max(n.slots(), n.vertices());
-  a.key_in = carve<std::uint64_t>(base, at, items);
-  a.key_out = carve<std::uint64_t>(base, at, items);
-  a.value_in = carve<int>(base, at, items);
-  a.value_out = carve<int>(base, at, items);
-  a.row_start = carve<int>(base, at, n.slot_keys() + 1);
+  const auto items = static_cast<std::size_t>(std::max(n.slots(), n.vertices()));
+  const auto slots = static_cast<std::size_t>(n.slots()), vertices = static_cast<std::size_t>(n.vertices());
+  a.key_in = w.take<std::uint64_t>(items);
+  a.key_out = w.take<std::uint64_t>(items);
+  a.value_in = w.take<int>(items);
+  a.value_out = w.take<int>(items);
+  a.row_start = w.take<int>(static_cast<std::size_t>(n.slot_keys()) + 1);
   for (int** slot_array : {&a.position, &a.next, &a.next2, &a.rank, &a.rank2, &a.tour, &a.down,
                            &a.segment, &a.steps, &a.sums})
-    *slot_array = carve<int>(base, at, n.slots());
+    *slot_array = w.take<int>(slots);
   for (int** vertex_array : {&a.parent, &a.down_at, &a.up_at, &a.depth, &a.size, &a.offset})
-    *vertex_array = carve<int>(base, at, n.vertices());
+    *vertex_array = w.take<int>(vertices);
   detail::check(cub::DeviceScan::InclusiveSumByKey(nullptr, a.scan_temp_bytes, a.segment, a.steps,
                                                    a.sums, static_cast<int>(n.slots()), SameTree()),
                 "cub::DeviceScan::InclusiveSumByKey");
@@ -112,11 +101,9 @@ inline Arrays arrays(const Sizes& n, void* workspace) {
                                                 a.value_out, static_cast<int>(n.vertices())),
                 "cub::DeviceRadixSort::SortPairs");
   a.sort_temp_bytes = std::max(slot_sort, vertex_sort);
-  a.scan_temp = reinterpret_cast<void*>(base + at);
-  at += aligned(a.scan_temp_bytes);
-  a.sort_temp = reinterpret_cast<void*>(base + at);
-  at += aligned(a.sort_temp_bytes);
-  a.total = at;
+  a.scan_temp = w.take<char>(a.scan_temp_bytes);
+  a.sort_temp = w.take<char>(a.sort_temp_bytes);
+  a.total = w.bytes();
   return a;
 }
 

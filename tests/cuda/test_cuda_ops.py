@@ -79,6 +79,19 @@ def test_minimum_spanning_tree_is_identical(shape, ties):
     assert torch.equal(result.cpu(), gc.minimum_spanning_tree(edges, weights, h * w))
 
 
+@pytest.mark.parametrize("ties", [False, True])
+def test_minimum_spanning_tree_of_large_graphs(ties):
+    # Over 32 768 vertices: every step of a round runs over the whole GPU.
+    h, w = 200, 180
+    edges = gc.grid_edges(h, w)
+    weights = torch.rand(2, edges.shape[0])
+    if ties:
+        weights = (weights * 4).floor()
+    poison_allocator()
+    result = gc.minimum_spanning_tree(edges.cuda(), weights.cuda(), h * w)
+    assert torch.equal(result.cpu(), gc.minimum_spanning_tree(edges, weights, h * w))
+
+
 def test_minimum_spanning_tree_per_graph_edges_and_float64():
     edges = torch.stack([gc.sequence_edges(40, 3)[torch.randperm(111)] for _ in range(3)])
     weights = torch.rand(3, 111, dtype=torch.float64)
