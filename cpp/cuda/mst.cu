@@ -158,13 +158,10 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
 // The steps of one round over every graph at once, for a few large graphs (one launch a step).
 enum class Step { start, clear_lightest, offer_weight, offer_edge, hook, mark_mutual, settle_mutual, flatten, relabel };
 
+// `per_graph` items (vertices, edges, or both for the start) in each graph.
 template <class T, Step kStep>
 __global__ void boruvka_step_kernel(GraphShape shape, const index_t* all_edges, const T* all_weights,
-                                    GraphWorkspace ws) {
-  const index_t L = shape.vertices, E = shape.edges;
-  const index_t per_graph = kStep == Step::offer_weight || kStep == Step::offer_edge ? E
-                            : kStep == Step::start                                   ? (L > E ? L : E)
-                                                                                      : L;
+                                    GraphWorkspace ws, index_t per_graph) {
   for (index_t i = blockIdx.x * index_t(blockDim.x) + threadIdx.x; i < shape.batch * per_graph;
        i += index_t(gridDim.x) * blockDim.x) {
     const Graph<T> g(shape, all_edges, all_weights, ws, i / per_graph);
@@ -225,7 +222,8 @@ template <class T>
 void run_steps_over_grid(GraphShape shape, const index_t* edges, const T* weights, const GraphWorkspace& ws,
                          cudaStream_t stream) {
   auto launch = [&](auto kernel, index_t per_graph) {
-    kernel<<<detail::blocks_for(shape.batch * per_graph, 256), 256, 0, stream>>>(shape, edges, weights, ws);
+    kernel<<<detail::blocks_for(shape.batch * per_graph, 256), 256, 0, stream>>>(shape, edges, weights, ws,
+                                                                                  per_graph);
     detail::check_launch("boruvka_step_kernel");
   };
   const index_t L = shape.vertices, E = shape.edges;
