@@ -39,6 +39,8 @@ struct Sizes {
   __host__ __device__ index_t slots() const { return batch * S; }
   __host__ __device__ index_t vertices() const { return batch * L; }
   __host__ __device__ index_t slot_keys() const { return batch * (L + 1); }
+  // The key of vertex u's list in tree b (u = L: slots with an id out of range).
+  __host__ __device__ index_t list_key(index_t b, index_t u) const { return b * (L + 1) + u; }
 };
 
 // Scan keys: positions of one tree's tour are summed together.
@@ -121,7 +123,7 @@ __global__ void start_kernel(Sizes n, const index_t* trees, Arrays a) {
     const index_t b = g / n.S;
     const index_t u = trees[g], v = trees[g ^ 1];  // g ^ 1 stays in the tree: S and b S are even
     const bool valid = u >= 0 && u < n.L && v >= 0 && v < n.L;
-    a.key_in[g] = std::uint64_t(b * (n.L + 1) + (valid ? u : n.L));
+    a.key_in[g] = std::uint64_t(n.list_key(b, valid ? u : n.L));
     a.value_in[g] = static_cast<int>(g % n.S);
     a.tour[g] = -1;
     a.segment[g] = static_cast<int>(b);
@@ -130,14 +132,19 @@ __global__ void start_kernel(Sizes n, const index_t* trees, Arrays a) {
 }
 
 __device__ inline bool valid_key(const Sizes& n, index_t b, std::uint64_t key) {
-  return static_cast<index_t>(key) != b * (n.L + 1) + n.L;
+  return static_cast<index_t>(key) != n.list_key(b, n.L);
+}
+
+// The slot (index into the trees) at list place c.
+__device__ inline index_t slot_at(const Sizes& n, const Arrays& a, index_t c) {
+  return c / n.S * n.S + a.value_out[c];
 }
 
 // After the sort: where each slot landed, and where each key's list starts.
 __global__ void lists_kernel(Sizes n, Arrays a) {
   const index_t total = n.slots();
   for_each_index(total, [&](index_t c) {
-    a.position[c / n.S * n.S + a.value_out[c]] = static_cast<int>(c);
+    a.position[slot_at(n, a, c)] = static_cast<int>(c);
     const index_t key = static_cast<index_t>(a.key_out[c]);
     const index_t previous = c == 0 ? -1 : static_cast<index_t>(a.key_out[c - 1]);
     for (index_t k = previous + 1; k <= key; ++k) a.row_start[k] = static_cast<int>(c);
@@ -150,13 +157,13 @@ __global__ void lists_kernel(Sizes n, Arrays a) {
 // the tour ends where it would return to the root's first slot.
 __global__ void successor_kernel(Sizes n, const index_t* trees, index_t root, Arrays a) {
   for_each_index(n.slots(), [&](index_t c) {
-    const index_t b = c / n.S, g = b * n.S + a.value_out[c];
+    const index_t b = c / n.S, g = slot_at(n, a, c);
     int next = -1;
     if (valid_key(n, b, a.key_out[c])) {
-      const index_t v_key = b * (n.L + 1) + trees[g ^ 1];
+      const index_t v_key = n.list_key(b, trees[g ^ 1]);
       index_t after = a.position[g ^ 1] + 1;
       if (after == a.row_start[v_key + 1]) after = a.row_start[v_key];
-      if (after != a.row_start[b * (n.L + 1) + root]) next = static_cast<int>(after);
+      if (after != a.row_start[n.list_key(b, root)]) next = static_cast<int>(after);
     }
     a.next[c] = next;
     a.rank[c] = next >= 0 ? 1 : 0;
@@ -179,7 +186,7 @@ __device__ inline bool in_range(index_t t, index_t count) { return t >= 0 && t <
 // positions where each vertex is entered and left.
 __global__ void orient_kernel(Sizes n, const index_t* trees, Arrays a) {
   for_each_index(n.slots(), [&](index_t c) {
-    const index_t b = c / n.S, g = b * n.S + a.value_out[c];
+    const index_t b = c / n.S, g = slot_at(n, a, c);
     const index_t t = n.S - 1 - a.rank[c], t_reverse = n.S - 1 - a.rank[a.position[g ^ 1]];
     int direction = -1;
     if (valid_key(n, b, a.key_out[c]) && in_range(t, n.S) && in_range(t_reverse, n.S) && t != t_reverse) {
@@ -199,7 +206,7 @@ __global__ void orient_kernel(Sizes n, const index_t* trees, Arrays a) {
 
 // The vertex that slot place c enters (down) or leaves (up).
 __device__ inline index_t child_of(const Sizes& n, const index_t* trees, const Arrays& a, index_t c) {
-  const index_t g = c / n.S * n.S + a.value_out[c];
+  const index_t g = slot_at(n, a, c);
   return a.down[c] ? trees[g ^ 1] : trees[g];
 }
 
@@ -235,7 +242,7 @@ __global__ void depth_size_kernel(Sizes n, Arrays a) {
 // grids; a star's centre walks all its children.
 __global__ void offsets_kernel(Sizes n, const index_t* trees, Arrays a) {
   for_each_index(n.vertices(), [&](index_t u) {
-    const index_t b = u / n.L, key = b * (n.L + 1) + u % n.L;
+    const index_t b = u / n.L, key = n.list_key(b, u % n.L);
     int before = 0;
     for (int c = a.row_start[key]; c < a.row_start[key + 1]; ++c) {
       if (a.down[c] != 1) continue;
