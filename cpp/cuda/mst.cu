@@ -5,9 +5,8 @@
 // (weight, edge index): an atomicMin over order-preserving weight bits, then an atomicMin over
 // the indices of edges at that weight — both order-independent, so the tree is deterministic and
 // identical to the CPU's. Components then hook onto the component their edge reaches (mutual
-// picks of the same edge are the only cycles; the smaller label stays the root), pointer jumping
-// flattens the hooks, and every vertex takes its new label.
-#include <algorithm>
+// picks of the same edge are the only cycles; the smaller label stays the root), the hooks are
+// flattened to their roots, and every vertex takes its new label.
 #include <climits>
 
 #include "block_scan.cuh"
@@ -93,16 +92,15 @@ struct Graph {
     if (key == lightest_key[label[u]]) atomicMin(&lightest_edge[label[u]], e);
     if (key == lightest_key[label[v]]) atomicMin(&lightest_edge[label[v]], e);
   }
-  // A component hooks onto the one its edge reaches; returns whether it picked an edge.
-  __device__ bool hook_component(int c) const {
+  // A component hooks onto the one its edge reaches (hook[c] != c exactly when it picked one).
+  __device__ void hook_component(int c) const {
     hook[c] = c;
-    if (label[c] != c || lightest_edge[c] == INT_MAX) return false;
+    if (label[c] != c || lightest_edge[c] == INT_MAX) return;
     const int e = lightest_edge[c];
     int u, v;
     endpoints(e, u, v);
     hook[c] = label[u] == c ? label[v] : label[u];
     in_tree[e] = 1;
-    return true;
   }
   // Two components that picked the same edge point at each other: the smaller stays root.
   __device__ void mark_mutual(int c) const {
@@ -111,6 +109,13 @@ struct Graph {
   }
   __device__ void settle_mutual(int c) const {
     if (lightest_edge[c] == -1) hook[c] = c;
+  }
+  // Follows the hooks to the root (they form a forest once mutual picks are settled); shortcuts
+  // other threads write meanwhile only skip ancestors. The block kernel jumps pointers instead.
+  __device__ void flatten(int c) const {
+    int root = c;
+    while (hook[root] != root) root = hook[root];
+    hook[c] = root;
   }
   __device__ void relabel(int v) const { label[v] = hook[label[v]]; }
 };
@@ -134,7 +139,8 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
     each(g.E, [&](int e) { g.offer_weight(e); });
     each(g.E, [&](int e) { g.offer_edge(e); });
     each(g.L, [&](int c) {
-      if (g.hook_component(c)) atomicOr(&picked, 1);
+      g.hook_component(c);
+      if (g.hook[c] != c) atomicOr(&picked, 1);
     });
     if (!picked) break;
     each(g.L, [&](int c) { g.mark_mutual(c); });
@@ -155,10 +161,14 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
   }
 }
 
-// The steps of one round over every graph at once, for a few large graphs (one launch a step).
-enum class Step { start, clear_lightest, offer_weight, offer_edge, hook, mark_mutual, settle_mutual, flatten, relabel };
+// One step of a round over every graph at once, for a few large graphs (one launch a step):
+// `per_graph` items (vertices or edges) in each graph. (A step is named by an enum: nvcc cannot
+// launch kernels templated on a member-function pointer.)
+enum class Step {
+  start_vertex, start_edge, clear_lightest, offer_weight, offer_edge, hook, mark_mutual, settle_mutual, flatten,
+  relabel
+};
 
-// `per_graph` items (vertices, edges, or both for the start) in each graph.
 template <class T, Step kStep>
 __global__ void boruvka_step_kernel(GraphShape shape, const index_t* all_edges, const T* all_weights,
                                     GraphWorkspace ws, index_t per_graph) {
@@ -166,50 +176,36 @@ __global__ void boruvka_step_kernel(GraphShape shape, const index_t* all_edges, 
        i += index_t(gridDim.x) * blockDim.x) {
     const Graph<T> g(shape, all_edges, all_weights, ws, i / per_graph);
     const int item = static_cast<int>(i % per_graph);
-    if constexpr (kStep == Step::start) {
-      if (item < g.L) g.start_vertex(item);
-      if (item < g.E) g.start_edge(item);
-    } else if constexpr (kStep == Step::clear_lightest) {
-      g.clear_lightest(item);
-    } else if constexpr (kStep == Step::offer_weight) {
-      g.offer_weight(item);
-    } else if constexpr (kStep == Step::offer_edge) {
-      g.offer_edge(item);
-    } else if constexpr (kStep == Step::hook) {
-      g.hook_component(item);
-    } else if constexpr (kStep == Step::mark_mutual) {
-      g.mark_mutual(item);
-    } else if constexpr (kStep == Step::settle_mutual) {
-      g.settle_mutual(item);
-    } else if constexpr (kStep == Step::flatten) {
-      // Each component follows its hooks to the root (the hooks form a forest once mutual
-      // picks are settled); others' shortcuts written meanwhile only skip ancestors.
-      int root = item;
-      while (g.hook[root] != root) root = g.hook[root];
-      g.hook[item] = root;
-    } else {
-      g.relabel(item);
-    }
+    if constexpr (kStep == Step::start_vertex) g.start_vertex(item);
+    if constexpr (kStep == Step::start_edge) g.start_edge(item);
+    if constexpr (kStep == Step::clear_lightest) g.clear_lightest(item);
+    if constexpr (kStep == Step::offer_weight) g.offer_weight(item);
+    if constexpr (kStep == Step::offer_edge) g.offer_edge(item);
+    if constexpr (kStep == Step::hook) g.hook_component(item);
+    if constexpr (kStep == Step::mark_mutual) g.mark_mutual(item);
+    if constexpr (kStep == Step::settle_mutual) g.settle_mutual(item);
+    if constexpr (kStep == Step::flatten) g.flatten(item);
+    if constexpr (kStep == Step::relabel) g.relabel(item);
   }
 }
 
 // Writes each graph's chosen edges in edge order; slots a broken graph leaves empty get -1.
+template <class T>
 __global__ void __launch_bounds__(kThreads) write_tree_kernel(GraphShape shape, const index_t* all_edges,
-                                                              index_t* all_trees, GraphWorkspace ws) {
-  const int b = blockIdx.x, L = static_cast<int>(shape.vertices), E = static_cast<int>(shape.edges);
-  const index_t* edges = all_edges + (shape.shared_edges ? 0 : index_t(b) * E * 2);
-  int* in_tree = ws.in_tree + index_t(b) * E;
-  const int chosen = detail::exclusive_scan<kThreads>(in_tree, in_tree, E);
-  index_t* tree = all_trees + index_t(b) * (L - 1) * 2;
-  for (int e = threadIdx.x; e < E; e += kThreads) {
-    const bool last = e + 1 == E;
-    const int next = last ? chosen : in_tree[e + 1];
-    if (next != in_tree[e] && in_tree[e] < L - 1) {
-      tree[2 * in_tree[e]] = edges[2 * e];
-      tree[2 * in_tree[e] + 1] = edges[2 * e + 1];
+                                                              const T* all_weights, index_t* all_trees,
+                                                              GraphWorkspace ws) {
+  const Graph<T> g(shape, all_edges, all_weights, ws, blockIdx.x);
+  const int chosen = detail::exclusive_scan<kThreads>(g.in_tree, g.in_tree, g.E);
+  index_t* tree = all_trees + index_t(blockIdx.x) * (g.L - 1) * 2;
+  for (int e = threadIdx.x; e < g.E; e += kThreads) {
+    const bool last = e + 1 == g.E;
+    const int next = last ? chosen : g.in_tree[e + 1];
+    if (next != g.in_tree[e] && g.in_tree[e] < g.L - 1) {
+      tree[2 * g.in_tree[e]] = g.edges[2 * e];
+      tree[2 * g.in_tree[e] + 1] = g.edges[2 * e + 1];
     }
   }
-  for (int i = chosen + threadIdx.x; i < L - 1; i += kThreads) tree[2 * i] = tree[2 * i + 1] = -1;
+  for (int i = chosen + threadIdx.x; i < g.L - 1; i += kThreads) tree[2 * i] = tree[2 * i + 1] = -1;
 }
 
 // A block per graph walks ~2(L + E) items a round on one multiprocessor; steps over the whole
@@ -227,7 +223,8 @@ void run_steps_over_grid(GraphShape shape, const index_t* edges, const T* weight
     detail::check_launch("boruvka_step_kernel");
   };
   const index_t L = shape.vertices, E = shape.edges;
-  launch(boruvka_step_kernel<T, Step::start>, std::max(L, E));
+  launch(boruvka_step_kernel<T, Step::start_vertex>, L);
+  launch(boruvka_step_kernel<T, Step::start_edge>, E);
   int rounds = 1;
   while ((index_t(1) << (rounds - 1)) < L) ++rounds;  // components at least halve each round
   for (int round = 0; round < rounds; ++round) {
@@ -263,7 +260,7 @@ void minimum_spanning_tree(GraphShape shape, const index_t* edges, const T* weig
     boruvka_kernel<T><<<graphs, kThreads, 0, stream>>>(shape, edges, weights, ws);
     detail::check_launch("boruvka_kernel");
   }
-  write_tree_kernel<<<graphs, kThreads, 0, stream>>>(shape, edges, tree, ws);
+  write_tree_kernel<T><<<graphs, kThreads, 0, stream>>>(shape, edges, weights, tree, ws);
   detail::check_launch("write_tree_kernel");
 }
 
