@@ -33,6 +33,10 @@ BACKBONES = {
     "GrootV-T": "grootv_tiny",
 }
 
+# The paper's UperNet head (mmseg's, for GrootV and Swin alike) is 512 channels wide; smp's default
+# is 256, so it is passed to every backbone's model.
+UPERNET_CHANNELS = 512
+
 
 class TimmFPN(nn.Module):
     """Any timm ``features_only`` backbone (NCHW or NHWC) + torchvision FPN, for the comparison rows."""
@@ -59,9 +63,15 @@ def mask_rcnn(label: str) -> nn.Module:
 
 def upernet(label: str) -> nn.Module:
     if label == "GrootV-T":
-        return build_upernet("grootv_tiny", 150)
+        return build_upernet("grootv_tiny", 150, decoder_channels=UPERNET_CHANNELS)
     kwargs = {"img_size": 512} if "swin" in BACKBONES[label] else {}
-    return smp.UPerNet(encoder_name=f"tu-{BACKBONES[label]}", encoder_weights=None, classes=150, **kwargs)
+    return smp.UPerNet(
+        encoder_name=f"tu-{BACKBONES[label]}",
+        encoder_weights=None,
+        classes=150,
+        decoder_channels=UPERNET_CHANNELS,
+        **kwargs,
+    )
 
 
 def compile_backbone(model: nn.Module) -> None:
