@@ -1,12 +1,13 @@
 """Dense-prediction benchmark: Mask R-CNN (1333x800) and UperNet (512x512) on GrootV-T, Swin-T, ConvNeXt-T.
 
 Same heads for every backbone (torchvision Mask R-CNN + FPN 256; smp UperNet, decoder 512). For each
-row: frames per second and peak memory of batch-1 inference and of AMP training (Mask R-CNN batch 2,
-UperNet batch 16), and for GrootV the share of CUDA time spent in groot_core's tree operators
-(edge weights, MST, BFS, scan: every ``groot::`` op). Random weights; the numbers are speed only.
+row: frames per second (the median of ``--rounds`` timings, the backbones taking turns) and peak
+memory of batch-1 inference and of AMP training (Mask R-CNN batch 2, UperNet batch 16), and for
+GrootV the share of CUDA time spent in groot_core's tree operators (edge weights, MST, BFS, scan:
+every ``groot::`` op). Random weights; the numbers are speed only.
 
-    python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--only maskrcnn|upernet] [--compile]
-        [--backbones Swin-T GrootV-T]
+    python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--rounds 3] [--only maskrcnn|upernet]
+        [--compile] [--backbones Swin-T GrootV-T]
 
 With ``--compile`` every backbone (not the heads) goes through ``torch.compile``.
 """
@@ -14,6 +15,7 @@ With ``--compile`` every backbone (not the heads) goes through ``torch.compile``
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections import OrderedDict
 
@@ -84,9 +86,7 @@ def compile_backbone(model: nn.Module) -> None:
 
 
 def timed(step, iters: int, device: torch.device) -> tuple[float, float]:
-    """(seconds per call, peak GiB) of ``step()`` after two warm-up calls."""
-    for _ in range(2):
-        step()
+    """(seconds per call, peak GiB) of ``step()``."""
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
@@ -168,7 +168,8 @@ def segmentation_steps(model: nn.Module, device: torch.device):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--iters", type=int, default=10, help="steps per timing")
+    parser.add_argument("--rounds", type=int, default=3, help="timings per backbone (the median is shown)")
     parser.add_argument("--only", choices=("maskrcnn", "upernet"))
     parser.add_argument("--compile", action="store_true", help="torch.compile every backbone")
     parser.add_argument("--backbones", nargs="+", choices=list(BACKBONES), default=list(BACKBONES))
@@ -184,28 +185,41 @@ def main() -> None:
     for task, (build, steps) in tasks.items():
         if args.only and task != args.only:
             continue
-        train_times = {}
+        # Every model is built and warmed up first, then the backbones take turns, round after
+        # round: a slow stretch of the shared host then falls on all of them, not on one row.
+        runs = {}
         for label in [b for b in BACKBONES if b in args.backbones]:
             try:
                 model = build(label).to(device)
                 if args.compile:
                     compile_backbone(model)
                 infer, train, infer_batch, train_batch = steps(model, device)
-                infer_s, infer_gib = timed(infer, args.iters, device)
-                train_s, train_gib = timed(train, args.iters, device)
-                share = tree_share(train, device) if label == "GrootV-T" else float("nan")
+                for _ in range(2):
+                    infer()
+                    train()
             # A comparison backbone that cannot run at this size must not hide the other rows.
             except Exception as err:
                 print(f"{task:<9} {label:<11} failed: {type(err).__name__}: {str(err)[:80]}")
                 continue
             finally:
                 torch.cuda.empty_cache()
+            runs[label] = (model, infer, train, infer_batch, train_batch)
+        samples = {label: [] for label in runs}
+        for _ in range(args.rounds):
+            for label, (_, infer, train, _, _) in runs.items():
+                samples[label].append(timed(infer, args.iters, device) + timed(train, args.iters, device))
+        train_times = {}
+        for label, (_, _, train, infer_batch, train_batch) in runs.items():
+            infer_s, train_s = (statistics.median(s[i] for s in samples[label]) for i in (0, 2))
+            infer_gib, train_gib = (max(s[i] for s in samples[label]) for i in (1, 3))
+            share = tree_share(train, device) if label == "GrootV-T" else float("nan")
             train_times[label] = train_s
             ratio = train_s / train_times["Swin-T"] if "Swin-T" in train_times else float("nan")
             values = [infer_batch / infer_s, infer_gib, train_batch / train_s, train_gib]
             row = " ".join(f"{v:11.2f}" for v in values) + f" {share:11.1%} {ratio:11.2f}"
             print(f"{task:<9} {label:<11} {row}")
-            del model
+        del runs
+        torch.cuda.empty_cache()
         if "GrootV-T" in train_times and "Swin-T" in train_times:
             ratio = train_times["GrootV-T"] / train_times["Swin-T"]
             print(f"{task}: GrootV-T / Swin-T training time = {ratio:.2f} (target <= 1.3)")
