@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import groot_core
 import groot_vision  # noqa: F401  (registers the models)
-import groot_vision.tree_ssm as tree_ssm
 import pytest
 import timm
 import torch
+from groot_vision import fusion
 
 
 def _micro(**kwargs) -> torch.nn.Module:
@@ -115,8 +115,8 @@ def test_memory_and_speed_options_do_not_change_gradients(
         # The CPU stands in for CUDA here: the same capture (whole graphs, symbolic shapes) with
         # the aot_eager backend instead of Triton kernels (those are checked on the GPU).
         monkeypatch.setattr(
-            tree_ssm,
-            "_fused",
+            fusion,
+            "compiled",
             lambda step: torch.compile(step, fullgraph=True, dynamic=True, backend="aot_eager"),
         )
         model = _micro(fuse_elementwise=True)
@@ -168,8 +168,8 @@ def test_whole_model_compile_takes_over_the_fused_steps(monkeypatch: pytest.Monk
 
     x = torch.randn(2, 3, 40, 40)
     reference = _gradients(_micro(), x)
-    monkeypatch.setattr(tree_ssm, "_fused", not_under_compile)
-    monkeypatch.setattr(tree_ssm, "_has_triton", not_under_compile)
+    monkeypatch.setattr(fusion, "compiled", not_under_compile)
+    monkeypatch.setattr(fusion, "has_triton", not_under_compile)
     model = _micro(fuse_elementwise=True)
     got = _gradients(torch.compile(model, fullgraph=True, backend="aot_eager"), x)
     for name, grad in reference.items():
@@ -194,5 +194,7 @@ def test_fused_elementwise_kernels_match_eager_on_gpu() -> None:
     x = torch.randn(2, 3, 40, 40, device="cuda")
     reference = _gradients(_micro(fuse_elementwise=False).cuda(), x)
     got = _gradients(_micro(fuse_elementwise=True).cuda(), x)
-    for name, grad in reference.items():
-        torch.testing.assert_close(got[name], grad, rtol=1e-4, atol=1e-5, msg=name)
+    # Reductions in another order, through every layer: each gradient is compared as a whole.
+    errors = {name: ((got[name] - grad).norm() / grad.norm()).item() for name, grad in reference.items()}
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < 1e-4, f"{worst}: relative error {errors[worst]:.1e}"

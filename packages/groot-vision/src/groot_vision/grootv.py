@@ -30,6 +30,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .checkpoint import checkpoint_filter_fn, safe_checkpoint_globals
+from .fusion import FusedLayerNorm
 from .grid_scans import Metric, Scan, TreeScope
 from .tree_ssm import TreeSSM
 
@@ -50,17 +51,20 @@ class Permute(nn.Module):
 
 
 class Stem(nn.Module):
-    """Two 3x3 stride-2 convs with LN/GELU between: ``(B, 3, H, W)`` -> ``(B, ceil(H/4), ceil(W/4), C)``."""
+    """Two 3x3 stride-2 convs with LN/GELU between: ``(B, 3, H, W)`` -> ``(B, ceil(H/4), ceil(W/4), C)``.
 
-    def __init__(self, in_chans: int, out_chans: int) -> None:
+    ``fuse``: compile the layer norms (see :class:`~groot_vision.fusion.FusedLayerNorm`).
+    """
+
+    def __init__(self, in_chans: int, out_chans: int, *, fuse: bool | None = None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_chans, out_chans // 2, 3, stride=2, padding=1)
         self.norm1 = nn.Sequential(
-            Permute(0, 2, 3, 1), nn.LayerNorm(out_chans // 2, eps=_NORM_EPS), Permute(0, 3, 1, 2)
+            Permute(0, 2, 3, 1), FusedLayerNorm(out_chans // 2, eps=_NORM_EPS, fuse=fuse), Permute(0, 3, 1, 2)
         )
         self.act = nn.GELU()
         self.conv2 = nn.Conv2d(out_chans // 2, out_chans, 3, stride=2, padding=1)
-        self.norm2 = nn.Sequential(Permute(0, 2, 3, 1), nn.LayerNorm(out_chans, eps=_NORM_EPS))
+        self.norm2 = nn.Sequential(Permute(0, 2, 3, 1), FusedLayerNorm(out_chans, eps=_NORM_EPS, fuse=fuse))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm2(self.conv2(self.act(self.norm1(self.conv1(x)))))
@@ -69,10 +73,10 @@ class Stem(nn.Module):
 class Downsample(nn.Module):
     """3x3 stride-2 conv doubling the width, then LN: ``(B, H, W, C)`` -> ``(B, ⌈H/2⌉, ⌈W/2⌉, 2C)``."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, *, fuse: bool | None = None) -> None:
         super().__init__()
         self.conv = nn.Conv2d(dim, 2 * dim, 3, stride=2, padding=1, bias=False)
-        self.norm = nn.Sequential(Permute(0, 2, 3, 1), nn.LayerNorm(2 * dim, eps=_NORM_EPS))
+        self.norm = nn.Sequential(Permute(0, 2, 3, 1), FusedLayerNorm(2 * dim, eps=_NORM_EPS, fuse=fuse))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.conv(x.permute(0, 3, 1, 2)))
@@ -85,10 +89,12 @@ class GrootVBlock(nn.Module):
         self, dim: int, *, mlp_ratio: float = 4.0, drop_path: float = 0.0, **ssm_kwargs: Any
     ) -> None:
         super().__init__()
-        self.norm1 = nn.Sequential(nn.LayerNorm(dim, eps=_NORM_EPS))
+        # Each pre-norm feeds only a linear layer (the mixer's and the MLP's input projection).
+        fuse = ssm_kwargs.get("fuse_elementwise")
+        self.norm1 = nn.Sequential(FusedLayerNorm(dim, eps=_NORM_EPS, fuse=fuse, feeds_autocast=True))
         self.TreeSSM = TreeSSM(dim, **ssm_kwargs)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2 = nn.Sequential(nn.LayerNorm(dim, eps=_NORM_EPS))
+        self.norm2 = nn.Sequential(FusedLayerNorm(dim, eps=_NORM_EPS, fuse=fuse, feeds_autocast=True))
         self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
 
     def forward(self, x: torch.Tensor, tree: Any = None) -> tuple[torch.Tensor, Any]:
@@ -124,8 +130,9 @@ class GrootVStage(nn.Module):
         self.blocks = nn.ModuleList(
             GrootVBlock(dim, mlp_ratio=mlp_ratio, drop_path=drop_path[i], **ssm_kwargs) for i in range(depth)
         )
-        self.norm = nn.Sequential(nn.LayerNorm(dim, eps=_NORM_EPS))
-        self.downsample = Downsample(dim) if downsample else None
+        fuse = ssm_kwargs.get("fuse_elementwise")
+        self.norm = nn.Sequential(FusedLayerNorm(dim, eps=_NORM_EPS, fuse=fuse))
+        self.downsample = Downsample(dim, fuse=fuse) if downsample else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` ``(B, H, W, C)`` -> (this stage's normalised features, the next stage's input)."""
@@ -159,8 +166,8 @@ class GrootV(nn.Module):
         force_fp32_scan: keep the scan arithmetic in float32 under autocast (paper).
         recompute_elementwise: recompute the elementwise steps around each scan in the backward pass
             instead of storing their outputs (same results, less memory).
-        fuse_elementwise: compile those elementwise steps into fused kernels (``None``: on CUDA
-            with Triton); see :class:`~groot_vision.tree_ssm.TreeSSM`.
+        fuse_elementwise: compile those elementwise steps and the layer norms into fused kernels
+            (``None``: on CUDA with Triton); see :mod:`groot_vision.fusion`.
         global_pool: ``"avg"`` (only pooling the released heads use).
     """
 
@@ -194,7 +201,7 @@ class GrootV(nn.Module):
         self.num_features = widths[-1]
         self.head_hidden_size = int(widths[-1] * head_scale)
 
-        self.patch_embed = Stem(in_chans, channels)
+        self.patch_embed = Stem(in_chans, channels, fuse=fuse_elementwise)
         num_blocks = sum(depths)
         dpr = [drop_path_rate * i / max(num_blocks - 1, 1) for i in range(num_blocks)]
         self.levels = nn.ModuleList()

@@ -13,8 +13,6 @@ stacked over K = 1 scan direction, ``A_logs``, ``Ds``).
 from __future__ import annotations
 
 import contextlib
-import functools
-import importlib.util
 import math
 from collections.abc import Callable
 
@@ -24,36 +22,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from . import fusion
+from .fusion import NormArgs, as_input, layer_norm, norm_args
 from .grid_scans import Metric, Scan, grid_tree, scan_grid
 
 __all__ = ["TreeSSM"]
 
 # The paper's readout multiplies the normalised state by C per token, which fixes the state size at one.
 D_STATE = 1
-
-
-# A LayerNorm as plain arguments (weight, bias, eps): compiled steps then guard on tensors and a
-# float, not on module objects, and every layer shares one compilation.
-NormArgs = tuple[torch.Tensor | None, torch.Tensor | None, float]
-
-
-def _as_input(parameter: torch.Tensor | None) -> torch.Tensor | None:
-    """A view of a parameter (gradients flow through it): torch.compile keeps the shapes of
-    parameters static, and of other tensors symbolic, so layers of every width share one graph."""
-    return None if parameter is None else parameter.view(parameter.shape)
-
-
-def _norm_args(norm: nn.LayerNorm) -> NormArgs:
-    return _as_input(norm.weight), _as_input(norm.bias), norm.eps
-
-
-def _layer_norm(x: torch.Tensor, norm: NormArgs) -> torch.Tensor:
-    """Layer norm over the last dimension computed in x's dtype, whatever dtype the parameters
-    are stored in."""
-    weight, bias, eps = norm
-    weight = None if weight is None else weight.to(x.dtype)
-    bias = None if bias is None else bias.to(x.dtype)
-    return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
 
 
 def _discretise(
@@ -64,12 +40,12 @@ def _discretise(
     a_logs: torch.Tensor,
     dtype: torch.dtype,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scan inputs ``(B, D, L)`` (token-major memory): the drive ``delta * B * u`` and the decay
-    ``exp(delta * A)``, from ``u``/``dt`` ``(B, L, D)`` and ``b`` ``(B, L, 1)``."""
+    """The scan's inputs ``(B, L, D)``: the drive ``delta * B * u`` and the decay ``exp(delta * A)``,
+    from ``u``/``dt`` ``(B, L, D)`` and ``b`` ``(B, L, 1)``."""
     u, dt, b = u.to(dtype), dt.to(dtype), b.to(dtype)
     delta = F.softplus(dt + dt_bias.to(dtype))
     decay = torch.exp(delta * -torch.exp(a_logs.to(dtype).view(-1)))
-    return (delta * b * u).transpose(1, 2), decay.transpose(1, 2)
+    return delta * b * u, decay
 
 
 def _read_out(
@@ -81,25 +57,11 @@ def _read_out(
     out_norm: NormArgs,
     dtype: torch.dtype,
 ) -> torch.Tensor:
-    """``out_norm(h_norm(h) * C + D * u)`` for the scanned state ``h`` ``(B, D, L)``; ``(B, L, D)`` in
+    """``out_norm(h_norm(h) * C + D * u)`` for the scanned state ``h`` ``(B, L, D)``; ``(B, L, D)`` in
     u's dtype."""
-    h = _layer_norm(h.transpose(1, 2), h_norm)
-    y = _layer_norm(h * c.to(dtype) + skip.to(dtype) * u.to(dtype), out_norm)
+    h = layer_norm(h, h_norm)
+    y = layer_norm(h * c.to(dtype) + skip.to(dtype) * u.to(dtype), out_norm)
     return y.to(u.dtype)
-
-
-@functools.cache
-def _has_triton() -> bool:
-    """Whether torch.compile can make GPU kernels here (looked up once, not at every forward)."""
-    return importlib.util.find_spec("triton") is not None
-
-
-@functools.cache
-def _fused(step: Callable) -> Callable:
-    """``step`` compiled into fused kernels, once per process for every layer: the weights are
-    arguments and the shapes symbolic, so layers, stages and image sizes share the compiled code.
-    Should compiling ever fail or recompile too often, torch.compile runs ``step`` eagerly."""
-    return torch.compile(step, dynamic=True)
 
 
 class TreeSSM(nn.Module):
@@ -215,23 +177,33 @@ class TreeSSM(nn.Module):
         fp32 = self.force_fp32_scan
         # Inside an outer torch.compile these steps are fused with everything around them anyway,
         # and the partitioner saves only what the backward needs.
-        outer_compile = torch.compiler.is_compiling()
-        fused = not outer_compile and self._fuses_elementwise(u)
-        recompute = self.recompute_elementwise and torch.is_grad_enabled() and not (fused or outer_compile)
-        discretise, read_out = (_fused(_discretise), _fused(_read_out)) if fused else (_discretise, _read_out)
+        fused = fusion.fuses(self.fuse_elementwise, u)
+        recompute = (
+            self.recompute_elementwise
+            and torch.is_grad_enabled()
+            and not (fused or torch.compiler.is_compiling())
+        )
+        discretise, read_out = (
+            (fusion.compiled(_discretise), fusion.compiled(_read_out)) if fused else (_discretise, _read_out)
+        )
 
         def run(step: Callable, *args):
             return checkpoint(step, *args, use_reentrant=False) if recompute else step(*args)
 
         with torch.autocast(u.device.type, enabled=False) if fp32 else contextlib.nullcontext():
             dtype = torch.promote_types(u.dtype, torch.float32) if fp32 else u.dtype
-            bias, a_logs = _as_input(self.dt_projs_bias), _as_input(self.A_logs)
+            bias, a_logs = as_input(self.dt_projs_bias), as_input(self.A_logs)
             drive, decay = run(discretise, u, dt, b, bias, a_logs, dtype)
-            h = scan_grid(drive, decay, scan=self.scan, height=height, width=width, tree=tree)
-            norms = _norm_args(self.h_norm), _norm_args(self.out_norm)
-            return run(read_out, h, u, c, _as_input(self.Ds), *norms, dtype)
-
-    def _fuses_elementwise(self, u: torch.Tensor) -> bool:
-        if self.fuse_elementwise is not None:
-            return self.fuse_elementwise
-        return u.is_cuda and _has_triton()
+            # The steps around the scan see token-major (B, L, D) tensors only, the scan their
+            # (B, D, L) views: a compiled step's gradients then come in the memory layout the scan's
+            # backward reads and writes, with no copy between them.
+            h = scan_grid(
+                drive.transpose(1, 2),
+                decay.transpose(1, 2),
+                scan=self.scan,
+                height=height,
+                width=width,
+                tree=tree,
+            )
+            norms = norm_args(self.h_norm), norm_args(self.out_norm)
+            return run(read_out, h.transpose(1, 2), u, c, as_input(self.Ds), *norms, dtype)

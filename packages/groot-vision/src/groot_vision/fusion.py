@@ -1,0 +1,136 @@
+"""Compiled memory-bound steps: GrootV's layer norms and the elementwise work around each tree scan.
+
+On the GPU these steps are passes over memory with little arithmetic, and eager PyTorch spends a
+kernel (and a round trip to memory) on each operator: a layer norm over the 40-80 channels of the
+first stages runs at a fraction of the bandwidth, and autocast adds a cast after it. Compiled with
+``torch.compile`` they become a few fused kernels. One compilation per step serves every layer:
+weights are passed as arguments and shapes are symbolic.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "MIN_FUSED_NORM_NUMEL",
+    "FusedLayerNorm",
+    "NormArgs",
+    "as_input",
+    "compiled",
+    "fuses",
+    "layer_norm",
+    "norm_args",
+]
+
+# A LayerNorm as plain arguments (weight, bias, eps): compiled steps then guard on tensors and a
+# float, not on module objects, and every layer shares one compilation.
+NormArgs = tuple[torch.Tensor | None, torch.Tensor | None, float]
+
+
+@functools.cache
+def has_triton() -> bool:
+    """Whether torch.compile can make GPU kernels here (looked up once, not at every forward)."""
+    return importlib.util.find_spec("triton") is not None
+
+
+@functools.cache
+def compiled(step: Callable) -> Callable:
+    """``step`` compiled into fused kernels, once per process for every layer: the weights are
+    arguments and the shapes symbolic, so layers, stages and image sizes share the compiled code.
+    Should compiling ever fail or recompile too often, torch.compile runs ``step`` eagerly."""
+    return torch.compile(step, dynamic=True)
+
+
+def fuses(setting: bool | None, x: torch.Tensor) -> bool:
+    """Whether a layer whose option is ``setting`` runs its compiled steps on ``x``.
+
+    ``None`` means on CUDA tensors when Triton is installed (on the CPU compiling costs more than
+    it saves for a model run once). Never inside an outer ``torch.compile``, which fuses these steps
+    with everything around them (and on the GPU, looking Triton up there breaks the graph).
+    """
+    if torch.compiler.is_compiling():
+        return False
+    if setting is not None:
+        return setting
+    return x.is_cuda and has_triton()
+
+
+def as_input(parameter: torch.Tensor | None) -> torch.Tensor | None:
+    """A view of a parameter (gradients flow through it): torch.compile keeps the shapes of
+    parameters static, and of other tensors symbolic, so layers of every width share one graph."""
+    return None if parameter is None else parameter.view(parameter.shape)
+
+
+def norm_args(norm: nn.LayerNorm) -> NormArgs:
+    return as_input(norm.weight), as_input(norm.bias), norm.eps
+
+
+def layer_norm(x: torch.Tensor, norm: NormArgs) -> torch.Tensor:
+    """Layer norm over the last dimension computed in x's dtype, whatever dtype the parameters
+    are stored in."""
+    weight, bias, eps = norm
+    weight = None if weight is None else weight.to(x.dtype)
+    bias = None if bias is None else bias.to(x.dtype)
+    return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+
+
+def _norm(
+    x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, eps: float
+) -> torch.Tensor:
+    return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+
+
+def _norm_to(
+    x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, eps: float, dtype: torch.dtype
+) -> torch.Tensor:
+    return F.layer_norm(x, x.shape[-1:], weight, bias, eps).to(dtype)
+
+
+# With fuse=None a layer norm is compiled only from this many elements on. In training a compiled
+# call costs ~0.4 ms more host time than an eager one (measured forward + backward on a small input:
+# 0.60 against 0.17 ms), which a step pays in full once the host falls behind the GPU. Eager's
+# kernels are slow on few channels: at 16 x 128 x 128 x 80 (GrootV-T stage 1 in UperNet) forward and
+# backward take ~0.9 ms of GPU time against ~0.15 ms compiled; at 16 x 32 x 32 x 320 (stage 3) the
+# ~0.1 ms saved no longer pays for the host's extra time.
+MIN_FUSED_NORM_NUMEL = 1 << 23
+
+
+class FusedLayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` over the last dimension, compiled where :func:`fuses` says so.
+
+    Args:
+        normalized_shape, eps: as for ``nn.LayerNorm``.
+        fuse: ``True``/``False`` forces compiling on or off; ``None`` decides per input: as
+            :func:`fuses` does, and only for inputs of at least ``MIN_FUSED_NORM_NUMEL`` elements.
+        feeds_autocast: the output only feeds layers that autocast runs in lower precision (a linear
+            layer): under autocast it is then returned in autocast's dtype, as that layer would cast
+            it anyway, and the cast is fused into the norm. Otherwise the output dtype is eager's.
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int,
+        eps: float = 1e-5,
+        *,
+        fuse: bool | None = None,
+        feeds_autocast: bool = False,
+    ) -> None:
+        super().__init__(normalized_shape, eps=eps)
+        self.fuse = fuse
+        self.feeds_autocast = feeds_autocast
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        device = x.device.type
+        cast = self.feeds_autocast and torch.is_autocast_enabled(device)
+        large = x.numel() >= MIN_FUSED_NORM_NUMEL
+        if not fuses(self.fuse, x) or (self.fuse is None and not large):
+            y = super().forward(x)
+            return y.to(torch.get_autocast_dtype(device)) if cast else y
+        args = (x, as_input(self.weight), as_input(self.bias), self.eps)
+        return compiled(_norm_to)(*args, torch.get_autocast_dtype(device)) if cast else compiled(_norm)(*args)

@@ -1,0 +1,114 @@
+"""groot_vision.fusion.FusedLayerNorm: nn.LayerNorm's results, compiled or not, with autocast's cast fused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from groot_vision import fusion
+from groot_vision.fusion import FusedLayerNorm
+
+
+@pytest.fixture(params=[False, True], ids=["eager", "compiled"])
+def fuse(request, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Runs a test eagerly, then compiled (aot_eager stands in for Triton on the CPU)."""
+    monkeypatch.setattr(
+        fusion,
+        "compiled",
+        lambda step: torch.compile(step, fullgraph=True, dynamic=True, backend="aot_eager"),
+    )
+    return request.param
+
+
+def _norms(fuse: bool, feeds_autocast: bool) -> tuple[torch.nn.LayerNorm, FusedLayerNorm]:
+    torch.manual_seed(0)
+    reference = torch.nn.LayerNorm(24, eps=1e-6)
+    torch.nn.init.normal_(reference.weight)
+    torch.nn.init.normal_(reference.bias)
+    norm = FusedLayerNorm(24, eps=1e-6, fuse=fuse, feeds_autocast=feeds_autocast)
+    norm.load_state_dict(reference.state_dict())
+    return reference, norm
+
+
+@pytest.mark.parametrize("feeds_autocast", [False, True])
+def test_matches_layer_norm_without_autocast(fuse: bool, feeds_autocast: bool) -> None:
+    reference, norm = _norms(fuse, feeds_autocast)
+    # Non-contiguous input, as the stem hands its norm a permuted conv output.
+    x = torch.randn(2, 24, 5, 7).permute(0, 2, 3, 1).requires_grad_()
+    grad = torch.randn(2, 5, 7, 24)
+    want = reference(x)
+    (want_x,) = torch.autograd.grad(want, x, grad)
+    got = norm(x)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want)
+    got.backward(grad)
+    torch.testing.assert_close(x.grad, want_x)
+    torch.testing.assert_close(norm.weight.grad, torch.autograd.grad(reference(x), reference.weight, grad)[0])
+
+
+def test_feeding_autocast_returns_what_the_next_linear_layer_would_use(fuse: bool) -> None:
+    reference, norm = _norms(fuse, feeds_autocast=True)
+    linear = torch.nn.Linear(24, 8)
+    x = torch.randn(3, 6, 24, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        want = reference(x)
+        got = norm(x)
+        assert want.dtype == torch.float32 and got.dtype == torch.bfloat16
+        torch.testing.assert_close(got, want.to(torch.bfloat16), rtol=0, atol=0)
+        out_want, out_got = linear(want), linear(got)
+    torch.testing.assert_close(out_got, out_want, rtol=0, atol=0)
+    (grad_want,) = torch.autograd.grad(out_want.float().square().sum(), x)
+    (grad_got,) = torch.autograd.grad(out_got.float().square().sum(), x)
+    torch.testing.assert_close(grad_got, grad_want)
+
+
+def test_output_dtype_is_eager_when_not_feeding_autocast(fuse: bool) -> None:
+    _, norm = _norms(fuse, feeds_autocast=False)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert norm(torch.randn(2, 24)).dtype == torch.float32
+
+
+def test_state_dict_is_layer_norms() -> None:
+    assert FusedLayerNorm(8).state_dict().keys() == torch.nn.LayerNorm(8).state_dict().keys()
+
+
+def test_small_inputs_stay_eager_unless_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled_steps = []
+    monkeypatch.setattr(fusion, "compiled", lambda step: compiled_steps.append(step) or step)
+    # As on a GPU with Triton: fuse=None means "fuse" to fuses().
+    monkeypatch.setattr(fusion, "fuses", lambda setting, x: True if setting is None else setting)
+    monkeypatch.setattr(fusion, "MIN_FUSED_NORM_NUMEL", 1000)
+    FusedLayerNorm(99)(torch.randn(10, 99))  # 990 elements
+    assert not compiled_steps
+    FusedLayerNorm(99, fuse=True)(torch.randn(10, 99))
+    assert len(compiled_steps) == 1
+    FusedLayerNorm(99)(torch.randn(11, 99))
+    assert len(compiled_steps) == 2
+    FusedLayerNorm(99, fuse=False)(torch.randn(11, 99))
+    assert len(compiled_steps) == 2
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
+@pytest.mark.parametrize("autocast", [False, True])
+def test_triton_kernels_match_layer_norm(autocast: bool) -> None:
+    """On the GPU with fuse=None, a large input goes through the kernels torch.compile makes."""
+    torch.manual_seed(0)
+    reference = torch.nn.LayerNorm(80, eps=1e-6).cuda()
+    torch.nn.init.normal_(reference.weight)
+    norm = FusedLayerNorm(80, eps=1e-6, feeds_autocast=True).cuda()
+    norm.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 256, 256, 80, device="cuda", requires_grad=True)
+    assert x.numel() >= fusion.MIN_FUSED_NORM_NUMEL
+    grad = torch.randn(2, 256, 256, 80, device="cuda")
+    outputs = {}
+    for name, module in (("eager", reference), ("fused", norm)):
+        with torch.autocast("cuda", enabled=autocast):
+            y = module(x)
+        y.float().backward(grad)
+        outputs[name] = (y.float(), x.grad.clone(), module.weight.grad, module.bias.grad)
+        x.grad = None
+    # Sums over 131 072 rows in another order: compared as whole tensors, not element by element.
+    # Under autocast the outputs are half precision (one rounding step: ~5e-4 relative).
+    tolerance = 1e-3 if autocast else 1e-5
+    for got, want in zip(outputs["fused"], outputs["eager"], strict=True):
+        assert (got - want).norm() <= tolerance * want.norm()
