@@ -189,12 +189,21 @@ def test_reset_classifier_and_pre_logits() -> None:
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
-def test_fused_elementwise_kernels_match_eager_on_gpu() -> None:
-    """The Triton kernels torch.compile makes of the elementwise steps give the eager results."""
+def test_fused_elementwise_kernels_match_eager_on_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Triton kernels torch.compile makes of the elementwise steps and norms give eager's
+    gradients. TF32 is off: its rounding would turn the kernels' last-bit differences into 1e-3."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     x = torch.randn(2, 3, 40, 40, device="cuda")
     reference = _gradients(_micro(fuse_elementwise=False).cuda(), x)
     got = _gradients(_micro(fuse_elementwise=True).cuda(), x)
-    # Reductions in another order, through every layer: each gradient is compared as a whole.
-    errors = {name: ((got[name] - grad).norm() / grad.norm()).item() for name, grad in reference.items()}
+    # Reductions in another order, through every layer: each gradient is compared as a whole,
+    # against the largest one for gradients that are zero but for rounding (the batch norm of
+    # the head removes any shift of the last stage's features: its norm's bias gets ~1e-8).
+    scale = max(grad.norm() for grad in reference.values())
+    errors = {
+        name: ((got[name] - grad).norm() / max(grad.norm(), 1e-4 * scale)).item()
+        for name, grad in reference.items()
+    }
     worst = max(errors, key=errors.get)
     assert errors[worst] < 1e-4, f"{worst}: relative error {errors[worst]:.1e}"
