@@ -185,41 +185,47 @@ def main() -> None:
     for task, (build, steps) in tasks.items():
         if args.only and task != args.only:
             continue
-        # Every model is built and warmed up first, then the backbones take turns, round after
-        # round: a slow stretch of the shared host then falls on all of them, not on one row.
-        runs = {}
-        for label in [b for b in BACKBONES if b in args.backbones]:
-            try:
-                model = build(label).to(device)
-                if args.compile:
-                    compile_backbone(model)
-                infer, train, infer_batch, train_batch = steps(model, device)
-                for _ in range(2):
-                    infer()
-                    train()
-            # A comparison backbone that cannot run at this size must not hide the other rows.
-            except Exception as err:
-                print(f"{task:<9} {label:<11} failed: {type(err).__name__}: {str(err)[:80]}")
-                continue
-            finally:
-                torch.cuda.empty_cache()
-            runs[label] = (model, infer, train, infer_batch, train_batch)
-        samples = {label: [] for label in runs}
+        # The backbones take turns, round after round (a model is built, warmed up, timed and
+        # dropped each turn, so its memory is its own): a slow stretch of the shared host then
+        # falls on all of them, not on one row.
+        labels = [b for b in BACKBONES if b in args.backbones]
+        samples = {label: [] for label in labels}
+        shares = {}
         for _ in range(args.rounds):
-            for label, (_, infer, train, _, _) in runs.items():
-                samples[label].append(timed(infer, args.iters, device) + timed(train, args.iters, device))
+            for label in list(samples):
+                try:
+                    model = build(label).to(device)
+                    if args.compile:
+                        compile_backbone(model)
+                    infer, train, infer_batch, train_batch = steps(model, device)
+                    for _ in range(2):
+                        infer()
+                        train()
+                    samples[label].append(
+                        timed(infer, args.iters, device)
+                        + timed(train, args.iters, device)
+                        + (infer_batch, train_batch)
+                    )
+                    if label == "GrootV-T" and label not in shares:
+                        shares[label] = tree_share(train, device)
+                # A comparison backbone that cannot run at this size must not hide the other rows.
+                except Exception as err:
+                    print(f"{task:<9} {label:<11} failed: {type(err).__name__}: {str(err)[:80]}")
+                    del samples[label]
+                finally:
+                    model = infer = train = None
+                    torch.cuda.empty_cache()
         train_times = {}
-        for label, (_, _, train, infer_batch, train_batch) in runs.items():
-            infer_s, train_s = (statistics.median(s[i] for s in samples[label]) for i in (0, 2))
-            infer_gib, train_gib = (max(s[i] for s in samples[label]) for i in (1, 3))
-            share = tree_share(train, device) if label == "GrootV-T" else float("nan")
+        for label, runs in samples.items():
+            infer_s, train_s = (statistics.median(run[i] for run in runs) for i in (0, 2))
+            infer_gib, train_gib = (max(run[i] for run in runs) for i in (1, 3))
+            infer_batch, train_batch = runs[0][4:]
+            share = shares.get(label, float("nan"))
             train_times[label] = train_s
             ratio = train_s / train_times["Swin-T"] if "Swin-T" in train_times else float("nan")
             values = [infer_batch / infer_s, infer_gib, train_batch / train_s, train_gib]
             row = " ".join(f"{v:11.2f}" for v in values) + f" {share:11.1%} {ratio:11.2f}"
             print(f"{task:<9} {label:<11} {row}")
-        del runs
-        torch.cuda.empty_cache()
         if "GrootV-T" in train_times and "Swin-T" in train_times:
             ratio = train_times["GrootV-T"] / train_times["Swin-T"]
             print(f"{task}: GrootV-T / Swin-T training time = {ratio:.2f} (target <= 1.3)")
