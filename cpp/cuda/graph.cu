@@ -44,9 +44,18 @@ __global__ void sequence_edges_kernel(index_t length, index_t window, index_t* e
 // Feature reductions (norms, edge dissimilarities) split the channels over kSlices threads per
 // item — deep stages have few vertices and many channels — and add the slices' partial sums in
 // a fixed order, so results do not depend on scheduling. Threads of a warp take consecutive items
-// of the same slice: consecutive vertices, coalesced reads.
+// of the same slice: consecutive vertices, coalesced reads of channel-major features; of
+// vertex-major ones, a block's items share cache lines, which L1 keeps between the slices.
 constexpr int kItems = 32;
 constexpr int kSlices = kThreads / kItems;
+
+// Where channel c of vertex v of one sample lies, from the sample's first value.
+struct FeatureStrides {
+  index_t channel, vertex;
+  FeatureStrides(FeatureLayout layout, index_t channels, index_t vertices)
+      : channel(layout == FeatureLayout::vertex_major ? 1 : vertices),
+        vertex(layout == FeatureLayout::vertex_major ? channels : 1) {}
+};
 
 template <class W>
 __device__ W sum_slices(W partial, W (&shared)[kSlices][kItems]) {
@@ -60,16 +69,16 @@ __device__ W sum_slices(W partial, W (&shared)[kSlices][kItems]) {
 
 template <class T, class W>
 __global__ void vertex_norms_kernel(index_t batch, index_t channels, index_t vertices, const T* features,
-                                    W* norms) {
+                                    FeatureStrides strides, W* norms) {
   __shared__ W partials[kSlices][kItems];
   const index_t tiles = (vertices + kItems - 1) / kItems;
   const index_t b = blockIdx.x / tiles, v = (blockIdx.x % tiles) * kItems + threadIdx.x % kItems;
   const int slice = threadIdx.x / kItems;
   W sum = 0;
   if (v < vertices) {
-    const T* f = features + b * channels * vertices + v;
+    const T* f = features + b * channels * vertices + v * strides.vertex;
     for (index_t c = slice; c < channels; c += kSlices) {
-      const W value = detail::load_as<W>(f + c * vertices);
+      const W value = detail::load_as<W>(f + c * strides.channel);
       sum += value * value;
     }
   }
@@ -78,8 +87,8 @@ __global__ void vertex_norms_kernel(index_t batch, index_t channels, index_t ver
 }
 
 template <class T, class W>
-__global__ void edge_weights_kernel(GraphShape shape, index_t channels, const T* features, const index_t* edges,
-                                    Metric metric, const W* norms, W* weights) {
+__global__ void edge_weights_kernel(GraphShape shape, index_t channels, const T* features, FeatureStrides strides,
+                                    const index_t* edges, Metric metric, const W* norms, W* weights) {
   __shared__ W partials[kSlices][kItems];
   const index_t L = shape.vertices, tiles = (shape.edges + kItems - 1) / kItems;
   const index_t b = blockIdx.x / tiles, e = (blockIdx.x % tiles) * kItems + threadIdx.x % kItems;
@@ -93,9 +102,10 @@ __global__ void edge_weights_kernel(GraphShape shape, index_t channels, const T*
   const bool valid = u >= 0 && u < L && v >= 0 && v < L;  // ids out of range: weight 0
   W sum = 0;
   if (valid) {
-    const T* f = features + b * channels * L;
+    const T* fu = features + b * channels * L + u * strides.vertex;
+    const T* fv = features + b * channels * L + v * strides.vertex;
     for (index_t c = slice; c < channels; c += kSlices) {
-      const W a = detail::load_as<W>(f + c * L + u), z = detail::load_as<W>(f + c * L + v);
+      const W a = detail::load_as<W>(fu + c * strides.channel), z = detail::load_as<W>(fv + c * strides.channel);
       sum += metric == Metric::cosine ? a * z : metric == Metric::l1 ? abs(a - z) : (a - z) * (a - z);
     }
   }
@@ -132,25 +142,26 @@ std::size_t edge_weights_workspace_bytes(GraphShape shape) {
 
 template <class T, class W>
 void edge_weights(GraphShape shape, index_t channels, const T* features, const index_t* edges,
-                  Metric metric, W* weights, void* workspace, cudaStream_t stream) {
+                  Metric metric, W* weights, void* workspace, cudaStream_t stream, FeatureLayout layout) {
   if (shape.batch * shape.edges == 0) return;
-  detail::WorkspaceLayout layout(workspace);
-  W* norms = layout.take<W>(static_cast<std::size_t>(shape.batch * shape.vertices));
+  const FeatureStrides strides(layout, channels, shape.vertices);
+  detail::WorkspaceLayout scratch(workspace);
+  W* norms = scratch.take<W>(static_cast<std::size_t>(shape.batch * shape.vertices));
   if (metric == Metric::cosine) {
     const index_t tiles = (shape.vertices + kItems - 1) / kItems;
     vertex_norms_kernel<<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
-        shape.batch, channels, shape.vertices, features, norms);
+        shape.batch, channels, shape.vertices, features, strides, norms);
     detail::check_launch("vertex_norms_kernel");
   }
   const index_t tiles = (shape.edges + kItems - 1) / kItems;
   edge_weights_kernel<<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
-      shape, channels, features, edges, metric, norms, weights);
+      shape, channels, features, strides, edges, metric, norms, weights);
   detail::check_launch("edge_weights_kernel");
 }
 
-template void edge_weights<float, float>(GraphShape, index_t, const float*, const index_t*, Metric, float*, void*, cudaStream_t);
-template void edge_weights<double, double>(GraphShape, index_t, const double*, const index_t*, Metric, double*, void*, cudaStream_t);
-template void edge_weights<__half, float>(GraphShape, index_t, const __half*, const index_t*, Metric, float*, void*, cudaStream_t);
-template void edge_weights<__nv_bfloat16, float>(GraphShape, index_t, const __nv_bfloat16*, const index_t*, Metric, float*, void*, cudaStream_t);
+template void edge_weights<float, float>(GraphShape, index_t, const float*, const index_t*, Metric, float*, void*, cudaStream_t, FeatureLayout);
+template void edge_weights<double, double>(GraphShape, index_t, const double*, const index_t*, Metric, double*, void*, cudaStream_t, FeatureLayout);
+template void edge_weights<__half, float>(GraphShape, index_t, const __half*, const index_t*, Metric, float*, void*, cudaStream_t, FeatureLayout);
+template void edge_weights<__nv_bfloat16, float>(GraphShape, index_t, const __nv_bfloat16*, const index_t*, Metric, float*, void*, cudaStream_t, FeatureLayout);
 
 }  // namespace groot::cuda

@@ -33,7 +33,7 @@ T dissimilarity(const T* a, const T* b, index_t channels, Metric metric, T norm_
 
 template <class T>
 void edge_weights(GraphShape shape, index_t channels, span<const T> features,
-                  span<const index_t> edges, Metric metric, span<T> weights) {
+                  span<const index_t> edges, Metric metric, span<T> weights, FeatureLayout layout) {
   const auto [batch, vertices, num_edges, shared_edges] = shape;
   detail::check_non_negative(channels, "channels");
   detail::check_size(features, batch * channels * vertices, "features");
@@ -41,18 +41,24 @@ void edge_weights(GraphShape shape, index_t channels, span<const T> features,
   detail::check_size(weights, batch * num_edges, "weights");
   for (index_t v : edges) detail::check_vertex(v, vertices, "edges");
 
-  // Vertex-major copies make each edge's two feature vectors contiguous.
-  std::vector<T> by_vertex(features.size());
+  // Vertex-major rows make each edge's two feature vectors contiguous: channel-major features
+  // are copied into that layout first.
+  const bool copy = layout == FeatureLayout::channel_major;
+  std::vector<T> by_vertex(copy ? features.size() : 0);
+  const T* rows = copy ? by_vertex.data() : features.data();
   std::vector<T> norms(static_cast<std::size_t>(batch * vertices), T(1));
   detail::parallel_for(batch, channels * vertices, [&](index_t b) {
-    const T* src = features.data() + b * channels * vertices;
-    T* dst = by_vertex.data() + b * channels * vertices;
-    for (index_t c = 0; c < channels; ++c)
-      for (index_t v = 0; v < vertices; ++v) dst[v * channels + c] = src[c * vertices + v];
+    if (copy) {
+      const T* src = features.data() + b * channels * vertices;
+      T* dst = by_vertex.data() + b * channels * vertices;
+      for (index_t c = 0; c < channels; ++c)
+        for (index_t v = 0; v < vertices; ++v) dst[v * channels + c] = src[c * vertices + v];
+    }
     if (metric != Metric::cosine) return;
+    const T* sample = rows + b * channels * vertices;
     for (index_t v = 0; v < vertices; ++v) {
       T sum = 0;
-      for (index_t c = 0; c < channels; ++c) sum += dst[v * channels + c] * dst[v * channels + c];
+      for (index_t c = 0; c < channels; ++c) sum += sample[v * channels + c] * sample[v * channels + c];
       // Same guard as torch.nn.functional.normalize: a zero vector stays zero.
       norms[b * vertices + v] = std::max(std::sqrt(sum), T(1e-12));
     }
@@ -64,7 +70,7 @@ void edge_weights(GraphShape shape, index_t channels, span<const T> features,
     const index_t begin = (task % chunks) * kEdgeChunk;
     const index_t end = std::min(num_edges, begin + kEdgeChunk);
     const index_t* pairs = edges.data() + (shared_edges ? 0 : b * num_edges * 2);
-    const T* feats = by_vertex.data() + b * channels * vertices;
+    const T* feats = rows + b * channels * vertices;
     const T* norm = norms.data() + b * vertices;
     for (index_t e = begin; e < end; ++e) {
       const index_t u = pairs[2 * e], v = pairs[2 * e + 1];
@@ -75,8 +81,8 @@ void edge_weights(GraphShape shape, index_t channels, span<const T> features,
 }
 
 template void edge_weights<float>(GraphShape, index_t, span<const float>, span<const index_t>,
-                                  Metric, span<float>);
+                                  Metric, span<float>, FeatureLayout);
 template void edge_weights<double>(GraphShape, index_t, span<const double>, span<const index_t>,
-                                   Metric, span<double>);
+                                   Metric, span<double>, FeatureLayout);
 
 }  // namespace groot

@@ -1,3 +1,4 @@
+#include <cstdint>
 #include <vector>
 
 #include "groot/groot.hpp"
@@ -51,6 +52,29 @@ TEST(edge_weights_match_definitions) {
   CHECK(std::abs(w[3] - 1.0) < 1e-12);  // (1,-1) · (0,0): the zero vector is orthogonal
   const std::vector<index_t> bad = {0, 3, 1, 2};
   CHECK_THROWS(groot::edge_weights<double>(shape, 2, features, bad, groot::Metric::l1, w), "edges");
+}
+
+TEST(edge_weights_of_vertex_major_features) {
+  // Random features, 2 samples × 5 channels × 12 vertices, given both ways round.
+  const index_t B = 2, C = 5, L = 12;
+  std::vector<double> by_channel(B * C * L), by_vertex(B * C * L);
+  std::uint64_t state = 12345;
+  for (index_t b = 0; b < B; ++b)
+    for (index_t c = 0; c < C; ++c)
+      for (index_t v = 0; v < L; ++v) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        const double value = double(state >> 11) / double(1ULL << 53) - 0.5;
+        by_channel[(b * C + c) * L + v] = by_vertex[(b * L + v) * C + c] = value;
+      }
+  std::vector<index_t> edges(2 * groot::grid_edge_count(3, 4));
+  groot::grid_edges(3, 4, edges);
+  const groot::GraphShape shape{B, L, groot::grid_edge_count(3, 4), true};
+  for (auto metric : {groot::Metric::cosine, groot::Metric::l1, groot::Metric::l2}) {
+    std::vector<double> want(B * shape.edges), got(B * shape.edges);
+    groot::edge_weights<double>(shape, C, by_channel, edges, metric, want);
+    groot::edge_weights<double>(shape, C, by_vertex, edges, metric, got, groot::FeatureLayout::vertex_major);
+    CHECK(got == want);
+  }
 }
 
 TEST(metric_and_mode_names) {

@@ -51,13 +51,14 @@ def test_edges_match_cpu(shape):
         assert torch.equal(gc.sequence_edges(n, k, device="cuda").cpu(), gc.sequence_edges(n, k))
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("metric", ["cosine", "l1", "l2"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
-def test_edge_weights_match_cpu(metric, dtype):
+def test_edge_weights_match_cpu(metric, dtype, layout):
     features = torch.randn(3, 20, 13 * 11, dtype=dtype)
     edges = gc.grid_edges(13, 11)
     poison_allocator()
-    result = gc.edge_weights(features.cuda(), edges.cuda(), metric)
+    result = gc.edge_weights(laid_out(features.cuda(), layout), edges.cuda(), metric)
     expected = gc.edge_weights(features, edges, metric)
     assert result.dtype == expected.dtype
     tolerance = 1e-12 if dtype == torch.float64 else 1e-5

@@ -35,7 +35,8 @@ void sequence_edges(index_t length, index_t window, index_t* edges, cudaStream_t
 std::size_t edge_weights_workspace_bytes(GraphShape shape);
 template <class T, class W>
 void edge_weights(GraphShape shape, index_t channels, const T* features, const index_t* edges,
-                  Metric metric, W* weights, void* workspace, cudaStream_t stream);
+                  Metric metric, W* weights, void* workspace, cudaStream_t stream,
+                  FeatureLayout layout = FeatureLayout::channel_major);
 
 // T: float or double.
 std::size_t minimum_spanning_tree_workspace_bytes(GraphShape shape);

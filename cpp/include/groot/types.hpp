@@ -33,6 +33,10 @@ struct ChannelShape {
 };
 
 enum class Metric { cosine, l1, l2 };
+
+// How (B, C, L) features lie in memory: per sample, C rows of L values (channel-major, a contiguous
+// (B, C, L) array) or L rows of C values (vertex-major: the (B, L, C) array of a channels-last model).
+enum class FeatureLayout { channel_major, vertex_major };
 enum class ScanMode { all, root };
 
 // Parse "cosine" | "l1" | "l2"; throws InvalidArgument naming `metric` otherwise.

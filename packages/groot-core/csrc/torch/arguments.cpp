@@ -50,7 +50,9 @@ EdgeWeightsArgs edge_weights_arguments(const at::Tensor& features, const at::Ten
                     edges.size(0), " but features has batch ", features.size(0));
   const GraphShape graph{features.size(0), features.size(2), edges.size(-2), shared};
   const Metric parsed = translate_errors([&] { return parse_metric(std::string(metric)); });
-  return {graph, features.size(1), parsed, features.contiguous(), as_index(edges)};
+  const bool vertex_major = is_channels_last(features);
+  return {graph, features.size(1), parsed, in_layout(features, vertex_major), as_index(edges),
+          vertex_major ? FeatureLayout::vertex_major : FeatureLayout::channel_major};
 }
 
 SpanningTreeArgs spanning_tree_arguments(const at::Tensor& edges, const at::Tensor& weights,
@@ -92,12 +94,9 @@ at::Tensor scan_output_like(const at::Tensor& x, at::ScalarType dtype) {
   return at::empty(x.sizes(), options);
 }
 
-namespace {
-// t in the given memory layout (a copy only when it is not already so).
 at::Tensor in_layout(const at::Tensor& t, bool channels_last) {
   return channels_last ? t.transpose(1, 2).contiguous().transpose(1, 2) : t.contiguous();
 }
-}  // namespace
 
 ScanArgs scan_arguments(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
                         const at::Tensor& parent, c10::string_view mode, bool keep_channels_last) {

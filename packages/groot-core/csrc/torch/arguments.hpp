@@ -32,7 +32,8 @@ span<T> mutable_view(at::Tensor& t) {
   return {t.mutable_data_ptr<T>(), static_cast<std::size_t>(t.numel())};
 }
 
-// Tensors in the *Args structs are contiguous; ids are int64, values keep their dtype.
+// Tensors in the *Args structs are contiguous unless a layout field says otherwise; ids are int64,
+// values keep their dtype.
 // Reduced-precision values are computed in float32 (float64 stays float64).
 at::ScalarType compute_type(at::ScalarType type);
 
@@ -40,8 +41,9 @@ struct EdgeWeightsArgs {
   GraphShape graph;
   index_t channels;
   Metric metric;
-  at::Tensor features;
+  at::Tensor features;  // in `layout`: channels-last (B, C, L) features are read as they are
   at::Tensor edges;
+  FeatureLayout layout;
 };
 EdgeWeightsArgs edge_weights_arguments(const at::Tensor& features, const at::Tensor& edges,
                                        c10::string_view metric);
@@ -63,6 +65,8 @@ BfsArgs bfs_arguments(const at::Tensor& tree, int64_t num_vertices, int64_t root
 // A (B, D, L) tensor whose memory is (B, L, D), channels contiguous: x.transpose(1, 2) of a
 // token-major tensor. Scan outputs take this layout when x has it (see scan_output_like).
 bool is_channels_last(const at::Tensor& t);
+// t in the given memory layout (a copy only when it is not already so).
+at::Tensor in_layout(const at::Tensor& t, bool channels_last);
 // An uninitialised scan output of x's shape: channels-last when x is, else contiguous.
 at::Tensor scan_output_like(const at::Tensor& x, at::ScalarType dtype);
 

@@ -32,13 +32,14 @@ at::Tensor edge_weights_cpu(const at::Tensor& features, const at::Tensor& edges,
                             c10::string_view metric) {
   const auto args = edge_weights_arguments(features, edges, metric);
   use_torch_threads();
-  const at::Tensor input = args.features.to(compute_type(features.scalar_type()));
+  const bool vertex_major = args.layout == FeatureLayout::vertex_major;
+  const at::Tensor input = in_layout(args.features.to(compute_type(features.scalar_type())), vertex_major);
   at::Tensor weights = at::empty({args.graph.batch, args.graph.edges}, input.options());
   dispatch_float(input.scalar_type(), [&](auto zero) {
     using T = decltype(zero);
     translate_errors([&] {
       edge_weights<T>(args.graph, args.channels, view<T>(input), view<index_t>(args.edges),
-                      args.metric, mutable_view<T>(weights));
+                      args.metric, mutable_view<T>(weights), args.layout);
     });
   });
   return weights;

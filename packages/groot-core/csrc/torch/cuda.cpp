@@ -67,7 +67,8 @@ at::Tensor edge_weights_cuda(const at::Tensor& features, const at::Tensor& edges
     using W = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
     launch([&] {
       cuda::edge_weights(args.graph, args.channels, device_ptr<scalar_t>(input), args.edges.const_data_ptr<index_t>(),
-                         args.metric, weights.mutable_data_ptr<W>(), scratch.mutable_data_ptr(), current_stream());
+                         args.metric, weights.mutable_data_ptr<W>(), scratch.mutable_data_ptr(), current_stream(),
+                         args.layout);
     });
   });
   return weights;

@@ -39,7 +39,9 @@ def edge_weights(features: torch.Tensor, edges: torch.Tensor, metric: Metric = "
     """Dissimilarity of the features at the two ends of every edge.
 
     Args:
-        features: ``(B, C, L)`` floating point.
+        features: ``(B, C, L)`` floating point, any strides; ``(B, L, C)`` memory (the
+            ``transpose(1, 2)`` of a token-major tensor, or a channels-last feature map's
+            ``reshape(B, C, H * W)``) is read in place, other layouts are copied first.
         edges: ``(E, 2)`` shared by the batch, or ``(B, E, 2)``.
         metric: ``"cosine"`` (1 - cosine similarity), ``"l1"`` or ``"l2"`` (squared).
 
