@@ -64,6 +64,44 @@ def _read_out(
     return y.to(u.dtype)
 
 
+def _scan_tokens(
+    drive: torch.Tensor, decay: torch.Tensor, scan: Scan, height: int, width: int, tree: groot_core.BFS | None
+) -> torch.Tensor:
+    """The grid scan of token-major ``(B, L, D)`` inputs; ``(B, L, D)``.
+
+    The scan gets their ``(B, D, L)`` views and gives one back, so the steps around it only ever see
+    token-major tensors: compiled, their gradients then come in the memory layout that the scan's
+    backward reads and writes, with no copy between them.
+    """
+    h = scan_grid(
+        drive.transpose(1, 2), decay.transpose(1, 2), scan=scan, height=height, width=width, tree=tree
+    )
+    return h.transpose(1, 2)
+
+
+def _discretise_scan_read_out(
+    u: torch.Tensor,
+    dt: torch.Tensor,
+    b: torch.Tensor,
+    c: torch.Tensor,
+    dt_bias: torch.Tensor,
+    a_logs: torch.Tensor,
+    skip: torch.Tensor,
+    h_norm: NormArgs,
+    out_norm: NormArgs,
+    dtype: torch.dtype,
+    scan: Scan,
+    height: int,
+    width: int,
+    tree: groot_core.BFS | None,
+) -> torch.Tensor:
+    """The three steps as one function, compiled as one region: one call on the host per layer,
+    and the partitioner decides what the backward keeps or recomputes."""
+    drive, decay = _discretise(u, dt, b, dt_bias, a_logs, dtype)
+    h = _scan_tokens(drive, decay, scan, height, width, tree)
+    return _read_out(h, u, c, skip, h_norm, out_norm, dtype)
+
+
 class TreeSSM(nn.Module):
     """Tree state-space mixer over channels-last feature maps.
 
@@ -183,27 +221,17 @@ class TreeSSM(nn.Module):
             and torch.is_grad_enabled()
             and not (fused or torch.compiler.is_compiling())
         )
-        discretise, read_out = (
-            (fusion.compiled(_discretise), fusion.compiled(_read_out)) if fused else (_discretise, _read_out)
-        )
 
         def run(step: Callable, *args):
             return checkpoint(step, *args, use_reentrant=False) if recompute else step(*args)
 
         with torch.autocast(u.device.type, enabled=False) if fp32 else contextlib.nullcontext():
             dtype = torch.promote_types(u.dtype, torch.float32) if fp32 else u.dtype
-            bias, a_logs = as_input(self.dt_projs_bias), as_input(self.A_logs)
-            drive, decay = run(discretise, u, dt, b, bias, a_logs, dtype)
-            # The steps around the scan see token-major (B, L, D) tensors only, the scan their
-            # (B, D, L) views: a compiled step's gradients then come in the memory layout the scan's
-            # backward reads and writes, with no copy between them.
-            h = scan_grid(
-                drive.transpose(1, 2),
-                decay.transpose(1, 2),
-                scan=self.scan,
-                height=height,
-                width=width,
-                tree=tree,
-            )
+            bias, a_logs, skip = as_input(self.dt_projs_bias), as_input(self.A_logs), as_input(self.Ds)
             norms = norm_args(self.h_norm), norm_args(self.out_norm)
-            return run(read_out, h.transpose(1, 2), u, c, as_input(self.Ds), *norms, dtype)
+            if fused:
+                step = fusion.compiled(_discretise_scan_read_out)
+                return step(u, dt, b, c, bias, a_logs, skip, *norms, dtype, self.scan, height, width, tree)
+            drive, decay = run(_discretise, u, dt, b, bias, a_logs, dtype)
+            h = _scan_tokens(drive, decay, self.scan, height, width, tree)
+            return run(_read_out, h, u, c, skip, *norms, dtype)
