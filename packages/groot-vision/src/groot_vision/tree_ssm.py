@@ -116,12 +116,12 @@ class TreeSSM(nn.Module):
             (the paper's choice).
         recompute_elementwise: in training, keep only the scan's own tensors and recompute the cheap
             elementwise steps around it in the backward pass (same results, far less activation memory).
-        fuse_elementwise: compile the elementwise steps before and after the scan into fused
-            kernels with ``torch.compile`` (a few passes over memory instead of a dozen; they then
-            save only what their backward needs, so recompute_elementwise is moot). ``None``: on
-            CUDA inputs when Triton is installed, not on CPU (where compiling costs more than it
-            saves for a model run once). Both are moot inside a ``torch.compile`` of the whole
-            model, which fuses these steps with the rest.
+        fuse_elementwise: compile the elementwise steps before and after the scan, with the scan,
+            into one ``torch.compile`` region: fused kernels (a few passes over memory instead of a
+            dozen) and one call on the host per layer; the partitioner picks what the backward keeps,
+            so recompute_elementwise is moot. ``None``: on CUDA inputs when Triton is installed, not
+            on CPU (where compiling costs more than it saves for a model run once). Both are moot
+            inside a ``torch.compile`` of the whole model, which fuses these steps with the rest.
     """
 
     def __init__(
