@@ -89,7 +89,7 @@ def _norm(
 def _norm_to(
     x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, eps: float, dtype: torch.dtype
 ) -> torch.Tensor:
-    return F.layer_norm(x, x.shape[-1:], weight, bias, eps).to(dtype)
+    return _norm(x, weight, bias, eps).to(dtype)
 
 
 # With fuse=None a layer norm is compiled only from this many elements on. In training a compiled
