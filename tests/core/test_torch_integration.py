@@ -95,3 +95,25 @@ def test_compile_with_inductor():
     expected = run_block(tree_block, "all", torch.Generator().manual_seed(2))
     for got, want in zip(results, expected, strict=True):
         torch.testing.assert_close(got, want)
+
+
+def test_dynamic_shapes_compile_once_for_every_grid_size():
+    """Sizes, vertex counts and roots reach the ops as SymInts: compiled with dynamic shapes, a
+    tree build + scan serves every grid size with one graph (int arguments would bake each size
+    into the graph and recompile)."""
+    graphs = []
+
+    def counting_backend(graph: torch.fx.GraphModule, example_inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    torch._dynamo.reset()
+    compiled = torch.compile(tree_block, fullgraph=True, dynamic=True, backend=counting_backend)
+    generator = torch.Generator().manual_seed(3)
+    for height, width in ((6, 7), (9, 5), (11, 13)):
+        guide = torch.randn(2, 4, height, width, generator=generator)
+        x = torch.randn(2, 5, height * width, generator=generator)
+        decay = torch.rand(2, 5, height * width, generator=generator)
+        torch.testing.assert_close(compiled(guide, x, decay, "all"), tree_block(guide, x, decay, "all"))
+    torch._dynamo.reset()
+    assert len(graphs) == 1

@@ -5,11 +5,11 @@
 #include "groot/torch.hpp"
 
 TORCH_LIBRARY(groot, m) {
-  m.def("grid_edges(int height, int width, *, Device? device=None) -> Tensor");
-  m.def("sequence_edges(int length, int window, *, Device? device=None) -> Tensor");
+  m.def("grid_edges(SymInt height, SymInt width, *, Device? device=None) -> Tensor");
+  m.def("sequence_edges(SymInt length, int window, *, Device? device=None) -> Tensor");
   m.def("edge_weights(Tensor features, Tensor edges, str metric) -> Tensor");
-  m.def("minimum_spanning_tree(Tensor edges, Tensor weights, int num_vertices) -> Tensor");
-  m.def("bfs(Tensor tree, int num_vertices, int root) -> (Tensor, Tensor)");
+  m.def("minimum_spanning_tree(Tensor edges, Tensor weights, SymInt num_vertices) -> Tensor");
+  m.def("bfs(Tensor tree, SymInt num_vertices, SymInt root) -> (Tensor, Tensor)");
   m.def("tree_scan(Tensor x, Tensor decay, Tensor order, Tensor parent, str mode) -> Tensor");
   m.def(
       "tree_scan_backward(Tensor grad_y, Tensor x, Tensor decay, Tensor order, Tensor parent, "
