@@ -1,12 +1,17 @@
-// Borůvka's minimum spanning tree on the device: one thread block per graph, or, for a few large
-// graphs (dense prediction), every step of a round over the whole GPU (steps_over_grid()).
+// Borůvka's minimum spanning tree on the device: one thread block per graph when the graphs are
+// many, or, when they are too few to fill the GPU, every graph over the whole GPU in one
+// cooperative launch whose steps meet at grid-wide barriers (spread_over_grid()).
 //
 // Each round, every component finds its lightest outgoing edge under the strict order
-// (weight, edge index): an atomicMin over order-preserving weight bits, then an atomicMin over
-// the indices of edges at that weight — both order-independent, so the tree is deterministic and
-// identical to the CPU's. Components then hook onto the component their edge reaches (mutual
-// picks of the same edge are the only cycles; the smaller label stays the root), the hooks are
-// flattened to their roots, and every vertex takes its new label.
+// (weight, edge index) by atomicMin: float weights pack both into one 64-bit key; double weights
+// need a second pass for the index at the lightest weight. Both are order-independent, so the
+// tree is deterministic and identical to the CPU's. Components then hook onto the component their
+// edge reaches (mutual picks of the same edge are the only cycles; the smaller label stays the
+// root), the hooks are flattened to their roots, and every vertex takes its new label.
+#include <cooperative_groups.h>
+
+#include <algorithm>
+#include <atomic>
 #include <climits>
 
 #include "block_scan.cuh"
@@ -27,20 +32,26 @@ struct GraphWorkspace {
   int* label;     // component label of each vertex (a vertex id)
   int* hook;      // per root: the root it joins this round
   key_t* lightest_key;
-  int* lightest_edge;
+  int* lightest_edge;  // double weights only
   int* in_tree;   // per edge: 1 if chosen; reused for output positions
+  int* picked;    // grid path: per round parity, whether any component hooked
 };
 
 GraphWorkspace layout(detail::WorkspaceLayout& w, GraphShape shape) {
   const auto graphs = static_cast<std::size_t>(shape.batch);
   const auto L = static_cast<std::size_t>(shape.vertices), E = static_cast<std::size_t>(shape.edges);
   return {w.take<int>(graphs * L), w.take<int>(graphs * L), w.take<key_t>(graphs * L),
-          w.take<int>(graphs * L), w.take<int>(graphs * E)};
+          w.take<int>(graphs * L), w.take<int>(graphs * E), w.take<int>(2)};
 }
 
+// Float weights and the edge index share one 64-bit key (weight bits above, index below), so a
+// single atomicMin finds the lightest edge; double weights fill the key on their own.
+template <class T>
+constexpr bool kPackedKey = sizeof(T) == 4;
+
 // One graph's inputs and workspace, and the steps of a Borůvka round on one vertex, component
-// or edge: the block kernel loops them over a graph with barriers in between, the grid kernels
-// over every graph at once with launches in between.
+// or edge: the block kernel loops them over a graph with barriers in between, the grid kernel
+// over every graph at once with grid-wide barriers in between.
 template <class T>
 struct Graph {
   int L, E;
@@ -71,20 +82,25 @@ struct Graph {
   }
   __device__ bool crosses(int e, int& u, int& v) const { return endpoints(e, u, v) && label[u] != label[v]; }
 
-  __device__ void start_vertex(int v) const { label[v] = v; }
+  __device__ void start_vertex(int v) const {
+    label[v] = v;
+    clear_lightest(v);
+  }
   __device__ void start_edge(int e) const { in_tree[e] = 0; }
   __device__ void clear_lightest(int c) const {
     lightest_key[c] = kNoKey;
-    lightest_edge[c] = INT_MAX;
+    if constexpr (!kPackedKey<T>) lightest_edge[c] = INT_MAX;
   }
-  // The lightest weight leaving each component, then the lowest edge index at that weight.
+  // The lightest key leaving each component (with double weights, only the weight so far).
   __device__ void offer_weight(int e) const {
     int u, v;
     if (!crosses(e, u, v)) return;
-    const key_t key = groot::detail::ordered_bits(weights[e]);
+    key_t key = groot::detail::ordered_bits(weights[e]);
+    if constexpr (kPackedKey<T>) key = key << 32 | static_cast<unsigned>(e);
     atomicMin(&lightest_key[label[u]], key);
     atomicMin(&lightest_key[label[v]], key);
   }
+  // Double weights: the lowest edge index at the lightest weight.
   __device__ void offer_edge(int e) const {
     int u, v;
     if (!crosses(e, u, v)) return;
@@ -92,23 +108,29 @@ struct Graph {
     if (key == lightest_key[label[u]]) atomicMin(&lightest_edge[label[u]], e);
     if (key == lightest_key[label[v]]) atomicMin(&lightest_edge[label[v]], e);
   }
-  // A component hooks onto the one its edge reaches (hook[c] != c exactly when it picked one).
-  __device__ void hook_component(int c) const {
+  __device__ int lightest(int c) const {
+    if constexpr (kPackedKey<T>)
+      return lightest_key[c] == kNoKey ? INT_MAX : static_cast<int>(lightest_key[c] & 0xffffffffu);
+    else
+      return lightest_edge[c];
+  }
+  // A component hooks onto the one its edge reaches; returns whether it picked one.
+  __device__ bool hook_component(int c) const {
     hook[c] = c;
-    if (label[c] != c || lightest_edge[c] == INT_MAX) return;
-    const int e = lightest_edge[c];
+    const int e = lightest(c);
+    if (label[c] != c || e == INT_MAX) return false;
     int u, v;
     endpoints(e, u, v);
     hook[c] = label[u] == c ? label[v] : label[u];
     in_tree[e] = 1;
+    return true;
   }
-  // Two components that picked the same edge point at each other: the smaller stays root.
-  __device__ void mark_mutual(int c) const {
-    const int h = hook[c];
-    if (h != c && hook[h] == c && c < h) lightest_edge[c] = -1;
-  }
+  // Two components that picked the same edge point at each other: the smaller stays root. In a
+  // pair only the smaller writes, and what the others read of it cannot change their own test,
+  // so one step settles every pair.
   __device__ void settle_mutual(int c) const {
-    if (lightest_edge[c] == -1) hook[c] = c;
+    const int h = hook[c];
+    if (h != c && c < h && hook[h] == c) hook[c] = c;
   }
   // Follows the hooks to the root (they form a forest once mutual picks are settled); shortcuts
   // other threads write meanwhile only skip ancestors. The block kernel jumps pointers instead.
@@ -117,7 +139,11 @@ struct Graph {
     while (hook[root] != root) root = hook[root];
     hook[c] = root;
   }
-  __device__ void relabel(int v) const { label[v] = hook[label[v]]; }
+  // The vertex takes its component's new label; the component's lightest key starts over.
+  __device__ void relabel(int v) const {
+    label[v] = hook[label[v]];
+    clear_lightest(v);
+  }
 };
 
 template <class T>
@@ -134,16 +160,13 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
   each(g.E, [&](int e) { g.start_edge(e); });
   // Components at least halve each round, so 64 rounds bound any graph.
   for (int round = 0; round < 64; ++round) {
-    if (threadIdx.x == 0) picked = 0;
-    each(g.L, [&](int c) { g.clear_lightest(c); });
+    if (threadIdx.x == 0) picked = 0;  // last read before the previous round's barriers
     each(g.E, [&](int e) { g.offer_weight(e); });
-    each(g.E, [&](int e) { g.offer_edge(e); });
+    if constexpr (!kPackedKey<T>) each(g.E, [&](int e) { g.offer_edge(e); });
     each(g.L, [&](int c) {
-      g.hook_component(c);
-      if (g.hook[c] != c) atomicOr(&picked, 1);
+      if (g.hook_component(c)) atomicOr(&picked, 1);
     });
     if (!picked) break;
-    each(g.L, [&](int c) { g.mark_mutual(c); });
     each(g.L, [&](int c) { g.settle_mutual(c); });
     do {  // pointer jumping flattens the hooks
       __syncthreads();  // every thread has read the last round's `moved`
@@ -161,31 +184,39 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
   }
 }
 
-// One step of a round over every graph at once, for a few large graphs (one launch a step):
-// `per_graph` items (vertices or edges) in each graph. (A step is named by an enum: nvcc cannot
-// launch kernels templated on a member-function pointer.)
-enum class Step {
-  start_vertex, start_edge, clear_lightest, offer_weight, offer_edge, hook, mark_mutual, settle_mutual, flatten,
-  relabel
-};
+// The same rounds over every graph at once, for graphs too few to give each multiprocessor one:
+// every block of a cooperative launch takes items of all graphs, and a grid-wide barrier ends
+// each step.
+constexpr int kGridThreads = 256;
 
-template <class T, Step kStep>
-__global__ void boruvka_step_kernel(GraphShape shape, const index_t* all_edges, const T* all_weights,
-                                    GraphWorkspace ws, index_t per_graph) {
-  for (index_t i = blockIdx.x * index_t(blockDim.x) + threadIdx.x; i < shape.batch * per_graph;
-       i += index_t(gridDim.x) * blockDim.x) {
-    const Graph<T> g(shape, all_edges, all_weights, ws, i / per_graph);
-    const int item = static_cast<int>(i % per_graph);
-    if constexpr (kStep == Step::start_vertex) g.start_vertex(item);
-    if constexpr (kStep == Step::start_edge) g.start_edge(item);
-    if constexpr (kStep == Step::clear_lightest) g.clear_lightest(item);
-    if constexpr (kStep == Step::offer_weight) g.offer_weight(item);
-    if constexpr (kStep == Step::offer_edge) g.offer_edge(item);
-    if constexpr (kStep == Step::hook) g.hook_component(item);
-    if constexpr (kStep == Step::mark_mutual) g.mark_mutual(item);
-    if constexpr (kStep == Step::settle_mutual) g.settle_mutual(item);
-    if constexpr (kStep == Step::flatten) g.flatten(item);
-    if constexpr (kStep == Step::relabel) g.relabel(item);
+template <class T>
+__global__ void __launch_bounds__(kGridThreads) boruvka_grid_kernel(GraphShape shape, const index_t* all_edges,
+                                                                    const T* all_weights, GraphWorkspace ws) {
+  const cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+  const index_t first = blockIdx.x * index_t(kGridThreads) + threadIdx.x;
+  const index_t stride = index_t(gridDim.x) * kGridThreads;
+  auto each = [&](index_t per_graph, auto&& step) {
+    for (index_t i = first; i < shape.batch * per_graph; i += stride)
+      step(Graph<T>(shape, all_edges, all_weights, ws, i / per_graph), static_cast<int>(i % per_graph));
+    grid.sync();
+  };
+
+  if (first == 0) ws.picked[0] = ws.picked[1] = 0;
+  each(shape.vertices, [](const Graph<T>& g, int v) { g.start_vertex(v); });
+  each(shape.edges, [](const Graph<T>& g, int e) { g.start_edge(e); });
+  for (int round = 0; round < 64; ++round) {
+    // The flag of the round after this one was last read a round ago, many barriers back.
+    int* picked = ws.picked + (round & 1);
+    each(shape.edges, [](const Graph<T>& g, int e) { g.offer_weight(e); });
+    if constexpr (!kPackedKey<T>) each(shape.edges, [](const Graph<T>& g, int e) { g.offer_edge(e); });
+    each(shape.vertices, [&](const Graph<T>& g, int c) {
+      if (g.hook_component(c)) atomicOr(picked, 1);
+    });
+    if (!*static_cast<volatile int*>(picked)) break;
+    if (first == 0) ws.picked[(round + 1) & 1] = 0;
+    each(shape.vertices, [](const Graph<T>& g, int c) { g.settle_mutual(c); });
+    each(shape.vertices, [](const Graph<T>& g, int c) { g.flatten(c); });
+    each(shape.vertices, [](const Graph<T>& g, int v) { g.relabel(v); });
   }
 }
 
@@ -208,35 +239,44 @@ __global__ void __launch_bounds__(kThreads) write_tree_kernel(GraphShape shape, 
   for (int i = chosen + threadIdx.x; i < g.L - 1; i += kThreads) tree[2 * i] = tree[2 * i + 1] = -1;
 }
 
-// A block per graph walks ~2(L + E) items a round on one multiprocessor; steps over the whole
-// GPU cost ~8 launches a round, ~0.3-0.45 ms in all. Measured on an H100 (ms, block / grid):
-// 1 × 200×336 2.67 / 0.64, 2 × 100×168 0.59 / 0.54, 16 × 128×128 0.58 / 0.54, 1 × 50×84
-// 0.11 / 0.45, 128 × 56×56 0.11 / 0.54. So only graphs of 32 768 vertices or more go over the grid.
-bool steps_over_grid(GraphShape shape) { return shape.vertices >= (index_t(1) << 15); }
+// Blocks of the grid kernel that fit on the device at once (a cooperative launch needs them all
+// resident), looked up once per device.
+template <class T>
+unsigned resident_grid_blocks() {
+  constexpr int kDevices = 64;
+  static std::atomic<int> known[kDevices];
+  int device = 0;
+  detail::check(cudaGetDevice(&device), "cudaGetDevice");
+  if (device < kDevices && known[device].load(std::memory_order_relaxed) > 0)
+    return static_cast<unsigned>(known[device].load(std::memory_order_relaxed));
+  int per_multiprocessor = 0;
+  detail::check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, boruvka_grid_kernel<T>,
+                                                              kGridThreads, 0),
+                "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+  const int blocks = per_multiprocessor * detail::device_attribute(cudaDevAttrMultiProcessorCount);
+  if (device < kDevices) known[device].store(blocks, std::memory_order_relaxed);
+  return static_cast<unsigned>(blocks);
+}
+
+// A block per graph takes ~22 ns a vertex, all graphs at once; the grid kernel ~0.08 ms of
+// barriers plus ~1.5 ns a vertex of the whole batch. Measured on an H200 (ms, block / grid):
+// 1 × 32×32 0.038 / 0.050, 1 × 50×84 0.079 / 0.074, 1 × 128×128 0.324 / 0.125, 1 × 200×336
+// 1.60 / 0.35, 2 × 200×336 1.61 / 0.50, 16 × 64×64 0.081 / 0.174, 16 × 128×128 0.355 / 0.505,
+// 128 × 56×56 0.078 / 0.626. So the grid runs where 22 L > 80 000 + 1.5 B L (in ns).
+bool spread_over_grid(GraphShape shape) {
+  return shape.vertices * (44 - 3 * shape.batch) > 160'000 &&
+         detail::device_attribute(cudaDevAttrCooperativeLaunch) != 0;
+}
 
 template <class T>
-void run_steps_over_grid(GraphShape shape, const index_t* edges, const T* weights, const GraphWorkspace& ws,
-                         cudaStream_t stream) {
-  auto launch = [&](auto kernel, index_t per_graph) {
-    kernel<<<detail::blocks_for(shape.batch * per_graph, 256), 256, 0, stream>>>(shape, edges, weights, ws,
-                                                                                  per_graph);
-    detail::check_launch("boruvka_step_kernel");
-  };
-  const index_t L = shape.vertices, E = shape.edges;
-  launch(boruvka_step_kernel<T, Step::start_vertex>, L);
-  launch(boruvka_step_kernel<T, Step::start_edge>, E);
-  int rounds = 1;
-  while ((index_t(1) << (rounds - 1)) < L) ++rounds;  // components at least halve each round
-  for (int round = 0; round < rounds; ++round) {
-    launch(boruvka_step_kernel<T, Step::clear_lightest>, L);
-    launch(boruvka_step_kernel<T, Step::offer_weight>, E);
-    launch(boruvka_step_kernel<T, Step::offer_edge>, E);
-    launch(boruvka_step_kernel<T, Step::hook>, L);
-    launch(boruvka_step_kernel<T, Step::mark_mutual>, L);
-    launch(boruvka_step_kernel<T, Step::settle_mutual>, L);
-    launch(boruvka_step_kernel<T, Step::flatten>, L);
-    launch(boruvka_step_kernel<T, Step::relabel>, L);
-  }
+void run_over_grid(GraphShape shape, const index_t* edges, const T* weights, GraphWorkspace ws,
+                   cudaStream_t stream) {
+  const index_t items = shape.batch * std::max(shape.vertices, shape.edges);
+  const unsigned blocks = std::min(detail::blocks_for(items, kGridThreads), resident_grid_blocks<T>());
+  void* args[] = {&shape, &edges, &weights, &ws};
+  detail::check(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(boruvka_grid_kernel<T>), blocks,
+                                            kGridThreads, args, 0, stream),
+                "boruvka_grid_kernel");
 }
 
 }  // namespace
@@ -254,8 +294,8 @@ void minimum_spanning_tree(GraphShape shape, const index_t* edges, const T* weig
   detail::WorkspaceLayout w(workspace);
   const GraphWorkspace ws = layout(w, shape);
   const auto graphs = static_cast<unsigned>(shape.batch);
-  if (steps_over_grid(shape)) {
-    run_steps_over_grid(shape, edges, weights, ws, stream);
+  if (spread_over_grid(shape)) {
+    run_over_grid(shape, edges, weights, ws, stream);
   } else {
     boruvka_kernel<T><<<graphs, kThreads, 0, stream>>>(shape, edges, weights, ws);
     detail::check_launch("boruvka_kernel");

@@ -80,17 +80,21 @@ def test_minimum_spanning_tree_is_identical(shape, ties):
     assert torch.equal(result.cpu(), gc.minimum_spanning_tree(edges, weights, h * w))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("ties", [False, True])
-def test_minimum_spanning_tree_of_large_graphs(ties):
-    # Over 32 768 vertices: every step of a round runs over the whole GPU.
-    h, w = 200, 180
+@pytest.mark.parametrize("shape", [(1, 100, 60), (2, 200, 180)])
+def test_minimum_spanning_tree_of_few_large_graphs(shape, ties, dtype):
+    # Too few graphs to give every multiprocessor one: the rounds run over the whole GPU.
+    b, h, w = shape
     edges = gc.grid_edges(h, w)
-    weights = torch.rand(2, edges.shape[0])
+    weights = torch.rand(b, edges.shape[0], dtype=dtype)
     if ties:
         weights = (weights * 4).floor()
     poison_allocator()
     result = gc.minimum_spanning_tree(edges.cuda(), weights.cuda(), h * w)
     assert torch.equal(result.cpu(), gc.minimum_spanning_tree(edges, weights, h * w))
+    per_graph = edges.expand(b, -1, -1).contiguous()
+    assert torch.equal(gc.minimum_spanning_tree(per_graph.cuda(), weights.cuda(), h * w).cpu(), result.cpu())
 
 
 def test_minimum_spanning_tree_per_graph_edges_and_float64():
@@ -306,10 +310,12 @@ def test_compile_fullgraph_on_gpu():
     assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
-def test_cuda_graph_capture_of_tree_build_and_scan():
-    guide = torch.randn(2, 8, 28, 28, device="cuda")
-    x = torch.randn(2, 32, 784, device="cuda")
-    decay = torch.rand(2, 32, 784, device="cuda")
+# Many small graphs, and one large graph (the MST's cooperative launch, the Euler-tour BFS, bands).
+@pytest.mark.parametrize("batch, side", [(2, 28), (1, 96)])
+def test_cuda_graph_capture_of_tree_build_and_scan(batch, side):
+    guide = torch.randn(batch, 8, side, side, device="cuda")
+    x = torch.randn(batch, 32, side * side, device="cuda")
+    decay = torch.rand(batch, 32, side * side, device="cuda")
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
