@@ -1,14 +1,14 @@
 // Breadth-first schedules on the device, two ways (walks_levels() picks one). Many small trees:
-// one warp-sized block per tree walks it level by level in shared memory. Few or large trees
-// (dense prediction): an Euler tour (tour_bfs.cuh), whose passes use the whole GPU and do not
-// wait on one another level after level.
+// one block per tree builds its neighbour lists in shared memory, then one warp of it walks the
+// tree level by level. Few or large trees (dense prediction): an Euler tour (tour_bfs.cuh), whose
+// passes use the whole GPU and do not wait on one another level after level.
 //
 // Neighbour lists are put in tree-edge order (as on the CPU), so a level's children are written
 // in exactly the CPU's queue order: frontier vertices in order, each one's children in
 // neighbour order, placed by a prefix sum of the child counts. The walk is a chain of short
-// dependent steps (one per level), so a single warp does the work, which keeps every barrier
-// cheap.
-#include <cub/block/block_scan.cuh>
+// dependent steps (one per level), so a single warp does it, synchronised by warp primitives
+// alone.
+#include <cub/warp/warp_scan.cuh>
 
 #include "block_scan.cuh"
 #include "common.cuh"
@@ -17,7 +17,8 @@
 namespace groot::cuda {
 namespace {
 
-constexpr int kThreads = 32;
+constexpr int kThreads = 256;  // build the neighbour lists; one warp of them walks
+constexpr int kWarp = 32;
 constexpr int kFrontier = 512;         // a level's positions whose (vertex, parent) stay in shared memory
 constexpr int kInlineNeighbours = 4;   // neighbours read at once (a grid vertex has at most 4)
 
@@ -49,26 +50,25 @@ __device__ TreeArrays tree_arrays(int* ints, int L) {
 }
 
 // The neighbour lists of `tree` (count, prefix-sum, fill, then sort each list by edge position),
-// and order and parent set to unvisited; by a block of kBlock threads.
-template <int kBlock>
+// and order and parent set to unvisited; by the whole block.
 __device__ void prepare_tree(int L, const index_t* tree, const TreeArrays& a) {
   const int slots_n = 2 * (L - 1);
   auto valid = [&](index_t v) { return v >= 0 && v < L; };
   auto usable = [&](int i) { return valid(tree[i]) && valid(tree[i ^ 1]); };
-  for (int v = threadIdx.x; v < L; v += kBlock) a.cursor[v] = 0;
+  for (int v = threadIdx.x; v < L; v += kThreads) a.cursor[v] = 0;
   __syncthreads();
-  for (int i = threadIdx.x; i < slots_n; i += kBlock)
+  for (int i = threadIdx.x; i < slots_n; i += kThreads)
     if (usable(i)) atomicAdd(&a.cursor[tree[i]], 1);
   __syncthreads();
-  const int total = detail::exclusive_scan<kBlock>(a.cursor, a.row_start, L);
+  const int total = detail::exclusive_scan<kThreads>(a.cursor, a.row_start, L);
   if (threadIdx.x == 0) a.row_start[L] = total;
   __syncthreads();
-  for (int v = threadIdx.x; v < L; v += kBlock) a.cursor[v] = a.row_start[v];
+  for (int v = threadIdx.x; v < L; v += kThreads) a.cursor[v] = a.row_start[v];
   __syncthreads();
-  for (int i = threadIdx.x; i < slots_n; i += kBlock)
+  for (int i = threadIdx.x; i < slots_n; i += kThreads)
     if (usable(i)) a.slots[atomicAdd(&a.cursor[tree[i]], 1)] = i;
   __syncthreads();
-  for (int v = threadIdx.x; v < L; v += kBlock) {  // lists are short: insertion sort
+  for (int v = threadIdx.x; v < L; v += kThreads) {  // lists are short: insertion sort
     for (int i = a.row_start[v] + 1; i < a.row_start[v + 1]; ++i) {
       const int slot = a.slots[i];
       int j = i - 1;
@@ -77,48 +77,35 @@ __device__ void prepare_tree(int L, const index_t* tree, const TreeArrays& a) {
     }
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < total; i += kBlock) a.slots[i] = static_cast<int>(tree[a.slots[i] ^ 1]);
-  for (int v = threadIdx.x; v < L; v += kBlock) {
+  for (int i = threadIdx.x; i < total; i += kThreads) a.slots[i] = static_cast<int>(tree[a.slots[i] ^ 1]);
+  for (int v = threadIdx.x; v < L; v += kThreads) {
     a.parent[v] = kUnvisited;
     a.order[v] = -1;
   }
   __syncthreads();
 }
 
-__global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const index_t* trees, index_t root,
-                                                       index_t* orders, index_t* parents) {
-  extern __shared__ int shared_ints[];
-  using Scan = cub::BlockScan<int, kThreads>;
+// The level walk by one warp: order[0, L) and parent[] in BFS order from `root`.
+__device__ void walk_levels(int L, int root, const TreeArrays& a, int2 (*frontier)[kFrontier]) {
+  using Scan = cub::WarpScan<int>;
   __shared__ typename Scan::TempStorage scan_temp;
-  __shared__ int head, tail, written;
-  __shared__ int2 frontier[2][kFrontier];  // (vertex, parent) at the level's first positions
-  const int b = blockIdx.x, L = static_cast<int>(shape.vertices);
-  const TreeArrays a = tree_arrays(shared_ints, L);
-  prepare_tree<kThreads>(L, trees + index_t(b) * 2 * (L - 1), a);
-  int* const row_start = a.row_start;
-  int* const slots = a.slots;
-  int* const order = a.order;
-  int* const parent = a.parent;
-  if (threadIdx.x == 0) {
-    order[0] = static_cast<int>(root);
-    parent[root] = -1;
-    frontier[0][0] = make_int2(static_cast<int>(root), -1);
-    head = 0;
-    tail = 1;
+  const int lane = threadIdx.x;
+  if (lane == 0) {
+    a.order[0] = root;
+    a.parent[root] = -1;
+    frontier[0][0] = make_int2(root, -1);
   }
-  __syncthreads();
-
+  __syncwarp();
   // In a tree, a frontier vertex's children are its neighbours other than its parent. A level's
   // (vertex, parent) pairs are also kept as pairs for the next level (up to kFrontier of them:
   // one read instead of two dependent ones), and a vertex's first kInlineNeighbours neighbours
-  // are read at once.
-  int parity = 0;
+  // are read at once. Level bounds live in registers, the same in every lane.
+  int head = 0, tail = 1, parity = 0;
   while (head < tail) {
     const int level_begin = head, level_end = tail;
-    if (threadIdx.x == 0) written = 0;
-    __syncthreads();
-    for (int base = level_begin; base < level_end; base += kThreads) {
-      const int k = base + threadIdx.x;
+    int written = 0;
+    for (int base = level_begin; base < level_end; base += kWarp) {
+      const int k = base + lane;
       int u = -1, up = -1, first = 0, last = 0, children = 0;
       int near[kInlineNeighbours];
       if (k < level_end) {
@@ -127,17 +114,17 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
           u = held.x;
           up = held.y;
         } else {
-          u = order[k];
-          up = parent[u];
+          u = a.order[k];
+          up = a.parent[u];
         }
-        first = row_start[u];
-        last = row_start[u + 1];
+        first = a.row_start[u];
+        last = a.row_start[u + 1];
 #pragma unroll
         for (int j = 0; j < kInlineNeighbours; ++j) {
-          near[j] = first + j < last ? slots[first + j] : up;
+          near[j] = first + j < last ? a.slots[first + j] : up;
           children += near[j] != up;
         }
-        for (int i = first + kInlineNeighbours; i < last; ++i) children += slots[i] != up;
+        for (int i = first + kInlineNeighbours; i < last; ++i) children += a.slots[i] != up;
       }
       int offset, chunk_total;
       Scan(scan_temp).ExclusiveSum(children, offset, chunk_total);
@@ -145,31 +132,38 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
       if (k < level_end) {
         auto place = [&](int v) {
           if (v == up || position >= L) return;
-          order[position] = v;
-          parent[v] = u;
+          a.order[position] = v;
+          a.parent[v] = u;
           if (position - level_end < kFrontier) frontier[parity ^ 1][position - level_end] = make_int2(v, u);
           ++position;
         };
 #pragma unroll
         for (int j = 0; j < kInlineNeighbours; ++j) place(near[j]);
-        for (int i = first + kInlineNeighbours; i < last; ++i) place(slots[i]);
+        for (int i = first + kInlineNeighbours; i < last; ++i) place(a.slots[i]);
       }
-      __syncthreads();
-      if (threadIdx.x == 0) written += chunk_total;
-      __syncthreads();
+      written += chunk_total;
+      __syncwarp();
     }
-    if (threadIdx.x == 0) {
-      head = level_end;
-      tail = min(L, level_end + written);
-    }
+    head = level_end;
+    tail = min(L, level_end + written);
     parity ^= 1;
-    __syncthreads();
   }
+}
+
+__global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const index_t* trees, index_t root,
+                                                       index_t* orders, index_t* parents) {
+  extern __shared__ int shared_ints[];
+  __shared__ int2 frontier[2][kFrontier];  // (vertex, parent) at the level's first positions
+  const int b = blockIdx.x, L = static_cast<int>(shape.vertices);
+  const TreeArrays a = tree_arrays(shared_ints, L);
+  prepare_tree(L, trees + index_t(b) * 2 * (L - 1), a);
+  if (threadIdx.x < kWarp) walk_levels(L, static_cast<int>(root), a, frontier);
+  __syncthreads();
   index_t* order_out = orders + index_t(b) * L;
   index_t* parent_out = parents + index_t(b) * L;
   for (int v = threadIdx.x; v < L; v += kThreads) {
-    order_out[v] = order[v];
-    parent_out[v] = parent[v] == kUnvisited ? -1 : parent[v];  // unreachable: only for inputs that are no tree
+    order_out[v] = a.order[v];
+    parent_out[v] = a.parent[v] == kUnvisited ? -1 : a.parent[v];  // unreachable: only for inputs that are no tree
   }
 }
 
@@ -177,11 +171,11 @@ __global__ void __launch_bounds__(kThreads) bfs_kernel(TreeShape shape, const in
 bool fits_in_shared(index_t L) { return detail::fits_in_shared(bfs_kernel, shared_bytes_for(L)); }
 
 // A walk takes as many dependent steps as its tree is deep, on as many warps as there are trees;
-// the tour costs ~40 launches (~0.12 ms) and then little per vertex. Measured on an H100 (ms,
-// walk / tour): 1 × 50×84 0.36 / 0.17, 16 × 64×64 0.41 / 0.19, 32 × 56×56 0.30 / 0.20,
-// 128 × 56×56 0.33 / 0.35, 128 × 28×28 0.13 / 0.19, 1 × 25×42 0.10 / 0.11.
+// the tour costs ~40 launches (~0.15-0.2 ms) and then little per vertex. Measured on an H100 (ms,
+// walk / tour): 1 × 32×32 0.085 / 0.16, 1 × 50×84 0.18 / 0.23, 1 × 64×64 0.17 / 0.23,
+// 1 × 90×90 0.30 / 0.24, 16 × 64×64 0.24 / 0.32, 128 × 56×56 0.22 / 0.36.
 bool walks_levels(TreeShape shape) {
-  constexpr index_t kLargeTree = 2048, kManyVertices = index_t(1) << 18;
+  constexpr index_t kLargeTree = 6144, kManyVertices = index_t(1) << 18;
   return fits_in_shared(shape.vertices) &&
          (shape.vertices < kLargeTree || shape.batch * shape.vertices > kManyVertices);
 }
