@@ -87,6 +87,19 @@ def test_small_inputs_stay_eager_unless_forced(monkeypatch: pytest.MonkeyPatch) 
     assert len(compiled_steps) == 2
 
 
+def test_scan_steps_in_inference_fuse_only_large_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on a GPU with Triton: fuse=None means "fuse" to fuses().
+    monkeypatch.setattr(fusion, "fuses", lambda setting, x: True if setting is None else setting)
+    monkeypatch.setattr(fusion, "MIN_FUSED_INFERENCE_NUMEL", 1000)
+    small, large = torch.randn(10, 99), torch.randn(11, 99)
+    assert fusion.fuses_scan(None, small) and fusion.fuses_scan(None, large)  # training
+    with torch.no_grad():
+        assert not fusion.fuses_scan(None, small)
+        assert fusion.fuses_scan(None, large)
+        assert fusion.fuses_scan(True, small)
+        assert not fusion.fuses_scan(False, large)
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
 @pytest.mark.parametrize("autocast", [False, True])

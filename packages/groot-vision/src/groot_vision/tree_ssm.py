@@ -120,7 +120,9 @@ class TreeSSM(nn.Module):
             into one ``torch.compile`` region: fused kernels (a few passes over memory instead of a
             dozen) and one call on the host per layer; the partitioner picks what the backward keeps,
             so recompute_elementwise is moot. ``None``: on CUDA inputs when Triton is installed, not
-            on CPU (where compiling costs more than it saves for a model run once). Both are moot
+            on CPU (where compiling costs more than it saves for a model run once), and in inference
+            only on inputs large enough to pay for the compiled call's host time
+            (:func:`groot_vision.fusion.fuses_scan`). Both are moot
             inside a ``torch.compile`` of the whole model, which fuses these steps with the rest.
     """
 
@@ -215,7 +217,7 @@ class TreeSSM(nn.Module):
         fp32 = self.force_fp32_scan
         # Inside an outer torch.compile these steps are fused with everything around them anyway,
         # and the partitioner saves only what the backward needs.
-        fused = fusion.fuses(self.fuse_elementwise, u)
+        fused = fusion.fuses_scan(self.fuse_elementwise, u)
         recompute = (
             self.recompute_elementwise
             and torch.is_grad_enabled()
