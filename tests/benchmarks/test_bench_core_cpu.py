@@ -10,19 +10,15 @@ scan within 10x of the clone, MST at least 5x faster than SciPy.
 one (it has no threads). SciPy gets its CSR matrices prebuilt (its best case: groot takes the edge
 list as is). On a machine shared with other work, trust the minima over the medians.
 
-The scan's medians also depend on glibc, which by default hands large freed blocks back to the OS
-and faults their pages in again at the next allocation. The clone's one 6.4 MB output stays below
-glibc's trim threshold and is reused; the scan's three outputs (y, grad_x, grad_decay) are not, and
-every round faults ~4 700 pages in, up to three times the scan's own time on a virtual machine. Any
-op with three such outputs pays it: "three clones" times that, under the same allocator. The last
-rows run the scan and the clone again with glibc told to keep freed memory (mallopt), as jemalloc
-and tcmalloc do, which PyTorch's CPU performance guide recommends: that ratio is the kernels' own.
+The scan's outputs come from groot_core's cache of freed CPU outputs (groot_core.memory), so the
+rounds reuse their memory. Without it, glibc hands the scan's three 6.4 MB outputs (y, grad_x,
+grad_decay) back to the OS after each round and every round faults ~4 700 pages in again, up to
+three times the scan's own time on a virtual machine; the clone's one output stays below glibc's
+trim threshold and is reused. "groot, output cache off" times that, and "three clones" what three
+fresh outputs cost PyTorch's own op under the same allocator.
 """
 
 from __future__ import annotations
-
-import ctypes
-import ctypes.util
 
 import groot_core as gc
 import groot_core.reference as ref
@@ -143,31 +139,17 @@ def test_mst_scipy(benchmark, keep_timing, mst_problem):
         assert np.isclose(trees[b].sum() + shift * (L - 1), total, rtol=1e-9)
 
 
-# Last in the file: the allocator setting below stays for the rest of the process.
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-
-
 @pytest.fixture
-def glibc_keeps_freed_memory():
-    """Raises glibc's trim threshold (256 MiB) and mmap threshold (32 MiB, its maximum), so freed
-    outputs stay in the heap and are reused without page faults."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    if not hasattr(libc, "gnu_get_libc_version"):
-        pytest.skip("the allocator setting is glibc's")
-    for option, value in ((M_TRIM_THRESHOLD, 256 << 20), (M_MMAP_THRESHOLD, 32 << 20)):
-        assert libc.mallopt(option, value) == 1, f"mallopt({option}, {value}) was refused"
+def output_cache_off():
+    gc.set_cpu_output_cache_limit(0)
+    yield
+    gc.set_cpu_output_cache_limit(256 << 20)
 
 
-@pytest.mark.benchmark(group=SCAN_GROUP + ", glibc keeping freed memory")
-def test_scan_groot_kept_memory(benchmark, keep_timing, scan_problem, glibc_keeps_freed_memory):
+@pytest.mark.benchmark(group=SCAN_GROUP + ", output cache off")
+def test_scan_groot_cache_off(benchmark, keep_timing, scan_problem, output_cache_off):
     benchmark.pedantic(scan_forward_backward, (gc.tree_scan, *scan_problem), rounds=40, warmup_rounds=3)
-    keep_timing("scan groot, kept memory")
-
-
-@pytest.mark.benchmark(group=SCAN_GROUP + ", glibc keeping freed memory")
-def test_scan_clone_kept_memory(benchmark, keep_timing, scan_problem, glibc_keeps_freed_memory):
-    time_clones(benchmark, scan_problem[1].detach(), 1)
-    keep_timing("scan clone, kept memory")
+    keep_timing("scan groot, cache off")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "arguments.hpp"
+#include "output_cache.hpp"
 #include "groot/groot.hpp"
 
 namespace groot::adapter {
@@ -80,7 +81,7 @@ at::Tensor tree_scan_cpu(const at::Tensor& x, const at::Tensor& decay, const at:
   use_torch_threads();
   const at::ScalarType compute = compute_type(x.scalar_type());
   const at::Tensor x_in = args.x.to(compute), decay_in = args.decay.to(compute);
-  at::Tensor y = at::empty_like(x_in);
+  at::Tensor y = empty_cpu_output(x_in.sizes(), compute);
   dispatch_float(compute, [&](auto zero) {
     using T = decltype(zero);
     translate_errors([&] {
@@ -103,8 +104,8 @@ std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cpu(const at::Tensor& grad
   const at::ScalarType compute = compute_type(x.scalar_type());
   const at::Tensor grad = scan_gradient_argument(grad_y, args).to(compute);
   const at::Tensor x_in = args.x.to(compute), decay_in = args.decay.to(compute);
-  at::Tensor grad_x = at::empty_like(x_in);
-  at::Tensor grad_decay = at::empty_like(x_in);
+  at::Tensor grad_x = empty_cpu_output(x_in.sizes(), compute);
+  at::Tensor grad_decay = empty_cpu_output(x_in.sizes(), compute);
   dispatch_float(compute, [&](auto zero) {
     using T = decltype(zero);
     translate_errors([&] {

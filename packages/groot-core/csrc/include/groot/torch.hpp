@@ -5,6 +5,7 @@
 // callers compose tree_scan_backward themselves.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,5 +36,11 @@ std::tuple<at::Tensor, at::Tensor> tree_scan_backward(const at::Tensor& grad_y,
                                                       const at::Tensor& order,
                                                       const at::Tensor& parent,
                                                       const std::string& mode = "all");
+
+// The CPU scan's outputs of 1 MiB or more come from a cache of freed outputs, so that repeated
+// calls do not fault their pages in again. Bytes it may keep (default 256 MiB; 0 turns it off,
+// and lowering the limit frees what exceeds it), and bytes it keeps now.
+void set_cpu_output_cache_limit(std::size_t bytes);
+std::size_t cpu_output_cache_bytes();
 
 }  // namespace groot::torch
