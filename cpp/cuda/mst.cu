@@ -11,7 +11,6 @@
 #include <cooperative_groups.h>
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
 
 #include "block_scan.cuh"
@@ -239,23 +238,15 @@ __global__ void __launch_bounds__(kThreads) write_tree_kernel(GraphShape shape, 
   for (int i = chosen + threadIdx.x; i < g.L - 1; i += kThreads) tree[2 * i] = tree[2 * i + 1] = -1;
 }
 
-// Blocks of the grid kernel that fit on the device at once (a cooperative launch needs them all
-// resident), looked up once per device.
+// Blocks of the grid kernel that fit on the device at once: a cooperative launch needs them all
+// resident.
 template <class T>
 unsigned resident_grid_blocks() {
-  constexpr int kDevices = 64;
-  static std::atomic<int> known[kDevices];
-  int device = 0;
-  detail::check(cudaGetDevice(&device), "cudaGetDevice");
-  if (device < kDevices && known[device].load(std::memory_order_relaxed) > 0)
-    return static_cast<unsigned>(known[device].load(std::memory_order_relaxed));
   int per_multiprocessor = 0;
   detail::check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, boruvka_grid_kernel<T>,
                                                               kGridThreads, 0),
                 "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-  const int blocks = per_multiprocessor * detail::device_attribute(cudaDevAttrMultiProcessorCount);
-  if (device < kDevices) known[device].store(blocks, std::memory_order_relaxed);
-  return static_cast<unsigned>(blocks);
+  return static_cast<unsigned>(per_multiprocessor * detail::device_attribute(cudaDevAttrMultiProcessorCount));
 }
 
 // A block per graph takes ~22 ns a vertex, all graphs at once; the grid kernel ~0.08 ms of
