@@ -7,9 +7,11 @@ time against Swin-T's, and for GrootV the share of CUDA time spent in groot_core
 (edge weights, MST, BFS, scan: every ``groot::`` op). Random weights; the numbers are speed only.
 
     python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--rounds 3] [--only maskrcnn|upernet]
-        [--compile] [--backbones Swin-T GrootV-T]
+        [--compile] [--cuda-graphs] [--backbones Swin-T GrootV-T]
 
-With ``--compile`` every backbone (not the heads) goes through ``torch.compile``.
+With ``--compile`` every backbone (not the heads) goes through ``torch.compile``; with
+``--cuda-graphs`` every backbone's inference is replayed from a CUDA graph
+(:class:`groot_vision.cuda_graphs.GraphedInference`; training runs as before).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import groot_vision  # noqa: F401  (registers the GrootV models with timm)
 import segmentation_models_pytorch as smp
 import timm
 import torch
+from groot_vision.cuda_graphs import GraphedInference
 from groot_vision.detection import build_detector
 from groot_vision.segmentation import build_upernet
 from torch import nn
@@ -83,6 +86,16 @@ def compile_backbone(model: nn.Module) -> None:
     else:
         segmenter = getattr(model, "model", model)  # GrootV's UperNet sits in a padding wrapper
         segmenter.encoder = torch.compile(segmenter.encoder)
+
+
+def graph_backbone(model: nn.Module) -> None:
+    """Replays the inference of a detector's (``backbone.body``) or segmenter's (``encoder.model``)
+    backbone from CUDA graphs."""
+    if hasattr(model, "backbone"):
+        model.backbone.body = GraphedInference(model.backbone.body)
+    else:
+        encoder = getattr(model, "model", model).encoder
+        encoder.model = GraphedInference(encoder.model)
 
 
 def timed(step, iters: int, device: torch.device) -> tuple[float, float]:
@@ -172,6 +185,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timings per backbone (the median is shown)")
     parser.add_argument("--only", choices=("maskrcnn", "upernet"))
     parser.add_argument("--compile", action="store_true", help="torch.compile every backbone")
+    parser.add_argument(
+        "--cuda-graphs", action="store_true", help="replay every backbone's inference from CUDA graphs"
+    )
     parser.add_argument("--backbones", nargs="+", choices=list(BACKBONES), default=list(BACKBONES))
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -198,6 +214,8 @@ def main() -> None:
                     model = build(label).to(device)
                     if args.compile:
                         compile_backbone(model)
+                    if args.cuda_graphs:
+                        graph_backbone(model)
                     infer, train, infer_batch, train_batch = steps(model, device)
                     for _ in range(2):
                         infer()

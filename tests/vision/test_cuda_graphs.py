@@ -1,0 +1,119 @@
+"""GraphedInference: eager where graphs do not apply, replayed graphs equal to eager on the GPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from groot_vision.cuda_graphs import GraphedInference
+from groot_vision.dense import GrootVFeatures
+from torch import nn
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
+
+
+class Counting(nn.Module):
+    """A small net that counts its Python calls (a replayed graph makes none)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        y = self.conv(x)
+        return {"features": y, "pooled": [y.mean((2, 3))]}
+
+
+def test_cpu_inputs_run_eagerly() -> None:
+    net = Counting().eval()
+    graphed = GraphedInference(net).eval()
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        for _ in range(3):
+            out = graphed(x)
+            torch.testing.assert_close(out["features"], net.conv(x))
+    assert net.calls == 3 and graphed.graphs == 0
+    assert not graphed.replays(x)
+
+
+def test_max_graphs_is_checked() -> None:
+    with pytest.raises(ValueError, match="max_graphs"):
+        GraphedInference(nn.Identity(), max_graphs=0)
+
+
+@pytest.mark.cuda
+@cuda
+def test_replays_match_eager_and_copy_their_outputs() -> None:
+    torch.manual_seed(0)
+    net = Counting().cuda().eval()
+    graphed = GraphedInference(net)
+    inputs = [torch.randn(2, 3, 16, 16, device="cuda") for _ in range(4)]
+    with torch.no_grad():
+        outputs = [graphed(x) for x in inputs]
+        assert graphed.graphs == 1
+        calls = net.calls
+        again = [graphed(x) for x in inputs]
+        assert net.calls == calls  # replayed, not run
+        for x, first, second in zip(inputs, outputs, again, strict=True):
+            want = net.conv(x)
+            torch.testing.assert_close(first["features"], want)
+            torch.testing.assert_close(second["features"], want)  # earlier outputs not overwritten
+            torch.testing.assert_close(second["pooled"][0], want.mean((2, 3)))
+
+
+@pytest.mark.cuda
+@cuda
+def test_shapes_training_and_gradients_bypass_or_key_graphs() -> None:
+    net = Counting().cuda().eval()
+    graphed = GraphedInference(net, max_graphs=2)
+    with torch.no_grad():
+        for size in (8, 12, 16):
+            for _ in range(2):
+                graphed(torch.randn(1, 3, size, size, device="cuda"))
+        assert graphed.graphs == 2  # the oldest shape was dropped
+    x = torch.randn(1, 3, 16, 16, device="cuda", requires_grad=True)
+    graphed(x)["features"].sum().backward()  # gradients enabled: eager, differentiable
+    assert x.grad is not None
+    graphed.train()
+    with torch.no_grad():
+        calls = net.calls
+        graphed(torch.randn(1, 3, 16, 16, device="cuda"))
+    assert net.calls == calls + 1
+
+
+@pytest.mark.cuda
+@cuda
+def test_new_parameter_memory_drops_graphs() -> None:
+    net = Counting().cuda().eval()
+    graphed = GraphedInference(net)
+    x = torch.randn(1, 3, 8, 8, device="cuda")
+    with torch.no_grad():
+        graphed(x), graphed(x)
+        assert graphed.graphs == 1
+        net.conv.weight = nn.Parameter(torch.randn_like(net.conv.weight))
+        torch.testing.assert_close(graphed(x)["features"], net.conv(x))
+        assert graphed.graphs == 0
+        net.conv.weight.copy_(torch.randn_like(net.conv.weight))  # in place: graphs read it
+        graphed(x)
+        torch.testing.assert_close(graphed(x)["features"], net.conv(x))
+
+
+@pytest.mark.cuda
+@cuda
+@pytest.mark.parametrize("autocast", [False, True])
+def test_grootv_backbone_replays_its_eager_forward(autocast: bool) -> None:
+    """The tree build and scan are captured too: a graphed GrootV backbone equals its eager run."""
+    torch.manual_seed(0)
+    backbone = GrootVFeatures("grootv_micro").cuda().eval()
+    graphed = GraphedInference(backbone)
+    images = [torch.randn(1, 3, 96, 128, device="cuda") for _ in range(3)]
+    with torch.no_grad(), torch.autocast("cuda", enabled=autocast):
+        want = [backbone(x) for x in images]
+        got = [graphed(x) for x in images]
+        got = [graphed(x) for x in images]
+    assert graphed.graphs == 1
+    for g, w in zip(got, want, strict=True):
+        assert list(g) == list(w)
+        for name in w:
+            torch.testing.assert_close(g[name], w[name])
