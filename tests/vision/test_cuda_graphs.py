@@ -84,6 +84,22 @@ def test_shapes_training_and_gradients_bypass_or_key_graphs() -> None:
 
 @pytest.mark.cuda
 @cuda
+def test_inference_mode_and_no_grad_keep_separate_graphs() -> None:
+    net = Counting().cuda().eval()
+    graphed = GraphedInference(net)
+    x = torch.randn(1, 3, 8, 8, device="cuda")
+    with torch.inference_mode():
+        graphed(x), graphed(x)
+    with torch.no_grad():
+        graphed(x)
+        torch.testing.assert_close(graphed(x)["features"], net.conv(x))
+    with torch.inference_mode():
+        torch.testing.assert_close(graphed(x)["features"], net.conv(x))
+    assert graphed.graphs == 2
+
+
+@pytest.mark.cuda
+@cuda
 def test_new_parameter_memory_drops_graphs() -> None:
     net = Counting().cuda().eval()
     graphed = GraphedInference(net)

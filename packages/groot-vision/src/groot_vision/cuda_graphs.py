@@ -24,24 +24,27 @@ class _Capture:
     """One captured forward: its static input and outputs, and the graph that links them."""
 
     def __init__(self, module: nn.Module, example: torch.Tensor, autocast: tuple[bool, torch.dtype]) -> None:
+        self.device = example.device
         self.input = example.clone()
         enabled, dtype = autocast
         # Autocast's weight cache must stay out of a capture: a cast cached before it would be freed
         # after it while the graph still reads it.
         cast = torch.autocast("cuda", dtype=dtype, enabled=enabled, cache_enabled=False)
-        side = torch.cuda.Stream(example.device)
-        side.wait_stream(torch.cuda.current_stream(example.device))
-        with torch.cuda.stream(side), cast:
-            for _ in range(2):  # lazy initialisation and algorithm choices happen outside the graph
-                module(self.input)
-        torch.cuda.current_stream(example.device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph), cast:
-            self.output = module(self.input)
+        with torch.cuda.device(self.device):
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side), cast:
+                for _ in range(2):  # lazy initialisation and algorithm choices happen outside the graph
+                    module(self.input)
+            torch.cuda.current_stream().wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph), cast:
+                self.output = module(self.input)
 
     def run(self, x: torch.Tensor) -> Any:
-        self.input.copy_(x)
-        self.graph.replay()
+        with torch.cuda.device(self.device):
+            self.input.copy_(x)
+            self.graph.replay()
         # The next replay overwrites the static outputs: hand out copies.
         return tree_map_only(torch.Tensor, torch.clone, self.output)
 
@@ -83,7 +86,8 @@ class GraphedInference(nn.Module):
             self.reset()
             self._memory = memory
         autocast = (torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda"))
-        key = (tuple(x.shape), x.stride(), x.dtype, x.device, autocast)
+        # Tensors made under inference mode cannot be written outside it, and vice versa.
+        key = (tuple(x.shape), x.stride(), x.dtype, x.device, autocast, torch.is_inference_mode_enabled())
         capture = self._captures.get(key)
         if capture is None:
             if key not in self._seen:
