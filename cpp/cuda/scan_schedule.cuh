@@ -26,42 +26,49 @@ Schedule take_schedule(detail::WorkspaceLayout& w, ChannelShape shape) {
           w.take<int>(B * (L + 1)), w.take<int>(B * (L + 1)), w.take<int>(B)};
 }
 
-// With `cached`, shared memory holds child_start[k] - k for every k (the queue ahead of position
-// k: under 2^16 for all but the widest trees), so that the level chain below reads no global memory.
-__global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vertices, const index_t* orders,
-                                                                    const index_t* parents, bool cached,
-                                                                    Schedule s) {
+constexpr int kScheduleItemThreads = 256;
+
+// The per-item passes run over the whole grid (a tree of 67 000 vertices takes one
+// multiprocessor ~150 µs to walk through them; the grid, a few µs). First the ids: copied, with
+// ids out of range (only in hand-made schedules) replaced so that nothing reads out of bounds,
+// each vertex's BFS position (position is zeroed beforehand, for orders that repeat a vertex), and
+// the child counts zeroed.
+__global__ void __launch_bounds__(kScheduleItemThreads) schedule_ids_kernel(index_t batch, index_t vertices,
+                                                                           const index_t* orders,
+                                                                           const index_t* parents, Schedule s) {
+  const index_t i = index_t(blockIdx.x) * kScheduleItemThreads + threadIdx.x;
+  if (i >= batch * vertices) return;
+  auto valid = [&](index_t v) { return v >= 0 && v < vertices; };
+  const int v = valid(orders[i]) ? static_cast<int>(orders[i]) : 0;
+  s.order[i] = v;
+  s.parent[i] = valid(parents[i]) ? static_cast<int>(parents[i]) : -1;
+  const index_t b = i / vertices, k = i % vertices;
+  s.position[b * vertices + v] = static_cast<int>(k);
+  s.child_start[b * (vertices + 1) + k] = 0;
+  if (k == 0) s.child_start[b * (vertices + 1) + vertices] = 0;
+}
+
+// Then the child count of every position, into child_start (integer atomics: the counts do not
+// depend on their order).
+__global__ void __launch_bounds__(kScheduleItemThreads) child_counts_kernel(index_t batch, index_t vertices,
+                                                                           Schedule s) {
+  const index_t i = index_t(blockIdx.x) * kScheduleItemThreads + threadIdx.x;
+  if (i >= batch * vertices || i % vertices == 0) return;
+  const index_t b = i / vertices;
+  const int p = s.parent[b * vertices + s.order[i]];
+  if (p >= 0) atomicAdd(&s.child_start[b * (vertices + 1) + s.position[b * vertices + p]], 1);
+}
+
+// Per sample, from the child counts: child_start as a prefix sum, then the level starts. With
+// `cached`, shared memory holds child_start[k] - k for every k (the queue ahead of position k:
+// under 2^16 for all but the widest trees), so that the level chain below reads no global memory.
+__global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vertices, bool cached, Schedule s) {
   extern __shared__ unsigned short queue_ahead[];
   const int L = static_cast<int>(vertices);
   const index_t b = blockIdx.x;
-  const index_t* order_in = orders + b * L;
-  const index_t* parent_in = parents + b * L;
-  int* order = s.order + b * L;
-  int* parent = s.parent + b * L;
-  int* position = s.position + b * L;
   int* child_start = s.child_start + b * (L + 1);
   int* level_start = s.level_start + b * (L + 1);
-  auto valid = [&](index_t v) { return v >= 0 && v < L; };
 
-  // Ids out of range (only in hand-made schedules) are replaced so that nothing reads out of bounds.
-#pragma unroll 4  // independent items: their loads in flight together
-  for (int k = threadIdx.x; k < L; k += kScheduleThreads) {
-    order[k] = valid(order_in[k]) ? static_cast<int>(order_in[k]) : 0;
-    parent[k] = valid(parent_in[k]) ? static_cast<int>(parent_in[k]) : -1;
-    position[k] = 0;
-    child_start[k] = 0;
-  }
-  if (threadIdx.x == 0) child_start[L] = 0;
-  __syncthreads();
-#pragma unroll 4
-  for (int k = threadIdx.x; k < L; k += kScheduleThreads) position[order[k]] = k;
-  __syncthreads();
-#pragma unroll 4
-  for (int k = 1 + threadIdx.x; k < L; k += kScheduleThreads) {
-    const int p = parent[order[k]];
-    if (p >= 0) atomicAdd(&child_start[position[p]], 1);  // child counts (integers: order-free)
-  }
-  __syncthreads();
   detail::exclusive_scan<kScheduleThreads>(child_start, child_start, L + 1);
   bool too_far = !cached;
 #pragma unroll 4
@@ -93,6 +100,14 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vert
 Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const index_t* order, const index_t* parent,
                         cudaStream_t stream) {
   const Schedule s = take_schedule(w, shape);
+  const index_t items = shape.batch * shape.vertices;
+  detail::check(cudaMemsetAsync(s.position, 0, std::size_t(items) * sizeof(int), stream), "cudaMemsetAsync");
+  const unsigned item_blocks = detail::blocks_for(items, kScheduleItemThreads);
+  schedule_ids_kernel<<<item_blocks, kScheduleItemThreads, 0, stream>>>(shape.batch, shape.vertices, order, parent,
+                                                                        s);
+  detail::check_launch("schedule_ids_kernel");
+  child_counts_kernel<<<item_blocks, kScheduleItemThreads, 0, stream>>>(shape.batch, shape.vertices, s);
+  detail::check_launch("child_counts_kernel");
   const std::size_t cache_bytes = std::size_t(shape.vertices + 1) * sizeof(unsigned short);
   const bool cached = detail::fits_in_shared(schedule_kernel, cache_bytes);
   const std::size_t shared = cached ? cache_bytes : 0;
@@ -100,8 +115,8 @@ Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const in
     detail::check(cudaFuncSetAttribute(schedule_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(shared)),
                   "cudaFuncSetAttribute");
-  schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, shared, stream>>>(shape.vertices, order,
-                                                                                            parent, cached, s);
+  schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, shared, stream>>>(shape.vertices, cached,
+                                                                                            s);
   detail::check_launch("schedule_kernel");
   return s;
 }
