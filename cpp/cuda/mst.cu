@@ -241,11 +241,10 @@ __global__ void __launch_bounds__(kGridThreads) boruvka_grid_kernel(GraphShape s
 // on one 200x336 grid); slots a broken graph leaves empty get -1.
 constexpr int kWriteThreads = 256;
 
-__global__ void __launch_bounds__(kWriteThreads) write_tree_kernel(GraphShape shape, const index_t* all_edges,
-                                                                   const int* in_tree, const int* chosen_before,
-                                                                   index_t* all_trees) {
+__global__ void __launch_bounds__(kWriteThreads) write_tree_kernel(GraphShape shape, unsigned blocks_per_graph,
+                                                                   const index_t* all_edges, const int* in_tree,
+                                                                   const int* chosen_before, index_t* all_trees) {
   const index_t E = shape.edges, slots = shape.vertices - 1;
-  const index_t blocks_per_graph = (std::max(E, slots) + kWriteThreads - 1) / kWriteThreads;
   const index_t b = blockIdx.x / blocks_per_graph;
   const index_t i = (blockIdx.x % blocks_per_graph) * kWriteThreads + threadIdx.x;
   const index_t base = b == 0 ? 0 : chosen_before[b * E - 1];  // chosen in the graphs before b
@@ -325,8 +324,9 @@ void minimum_spanning_tree(GraphShape shape, const index_t* edges, const T* weig
   detail::check(cub::DeviceScan::InclusiveSum(ws.scan_temp, temp_bytes, ws.in_tree, ws.chosen_before,
                                               shape.batch * shape.edges, stream),
                 "cub::DeviceScan::InclusiveSum");
-  const unsigned blocks = graphs * detail::blocks_for(std::max(shape.edges, shape.vertices - 1), kWriteThreads);
-  write_tree_kernel<<<blocks, kWriteThreads, 0, stream>>>(shape, edges, ws.in_tree, ws.chosen_before, tree);
+  const unsigned blocks_per_graph = detail::blocks_for(std::max(shape.edges, shape.vertices - 1), kWriteThreads);
+  write_tree_kernel<<<graphs * blocks_per_graph, kWriteThreads, 0, stream>>>(shape, blocks_per_graph, edges,
+                                                                             ws.in_tree, ws.chosen_before, tree);
   detail::check_launch("write_tree_kernel");
 }
 
