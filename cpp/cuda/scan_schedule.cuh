@@ -128,19 +128,57 @@ Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const in
   return s;
 }
 
-// One sample's schedule as a scan kernel reads it.
-struct SampleSchedule {
-  const int* order;
-  const int* parent;
-  const int* child_start;
-  const int* level_start;
+// One sample's schedule as a scan kernel reads it: in global memory (I = int), or staged in shared
+// memory by the block (int, or short where a tree has under 2^15 vertices).
+template <class I>
+struct SampleScheduleOf {
+  const I* order;
+  const I* parent;
+  const I* child_start;
+  const I* level_start;
   int levels;
 };
+using SampleSchedule = SampleScheduleOf<int>;
 
 // Sample b's view of the schedule in global memory.
 __device__ SampleSchedule sample_schedule(const Schedule& s, index_t b, index_t L) {
   return {s.order + b * L, s.parent + b * L, s.child_start + b * (L + 1), s.level_start + b * (L + 1),
           s.levels[b]};
+}
+
+// Bytes of a sample's schedule staged as I (order, parent, child_start, level_start), 16-aligned.
+template <class I>
+__host__ __device__ std::size_t staged_schedule_bytes(index_t L) {
+  return (std::size_t(4 * L + 2) * sizeof(I) + 15) / 16 * 16;
+}
+
+// Sample b's schedule copied by the block into `shared` as I.
+template <class I>
+__device__ SampleScheduleOf<I> stage_schedule(const Schedule& s, index_t b, int L, I* shared) {
+  const SampleSchedule view = sample_schedule(s, b, L);
+  I* order = shared;
+  I* parent = order + L;
+  I* child_start = parent + L;
+  I* level_start = child_start + L + 1;
+  for (int k = threadIdx.x; k <= L; k += blockDim.x) {
+    if (k < L) {
+      order[k] = static_cast<I>(view.order[k]);
+      parent[k] = static_cast<I>(view.parent[k]);
+    }
+    child_start[k] = static_cast<I>(view.child_start[k]);
+    if (k <= view.levels) level_start[k] = static_cast<I>(view.level_start[k]);
+  }
+  __syncthreads();
+  return {order, parent, child_start, level_start, view.levels};
+}
+
+// Sample b's schedule staged in shared memory (kShared), or read straight from the workspace.
+template <bool kShared>
+__device__ SampleSchedule load_schedule(const Schedule& s, index_t b, int L, int* shared) {
+  if constexpr (kShared)
+    return stage_schedule(s, b, L, shared);
+  else
+    return sample_schedule(s, b, L);
 }
 
 }  // namespace

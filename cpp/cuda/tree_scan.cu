@@ -15,32 +15,6 @@
 namespace groot::cuda {
 namespace {
 
-// Bytes of a sample's schedule in shared memory (order, parent, child_start, level_start), 16-aligned.
-__host__ __device__ std::size_t schedule_shared_bytes(index_t L) { return (std::size_t(4 * L + 2) * sizeof(int) + 15) / 16 * 16; }
-
-// Sample b's schedule copied into shared memory (kShared), or read straight from the workspace.
-template <bool kShared>
-__device__ SampleSchedule load_schedule(const Schedule& s, index_t b, int L, int* shared) {
-  SampleSchedule view = sample_schedule(s, b, L);
-  if constexpr (kShared) {
-    int* order = shared;
-    int* parent = order + L;
-    int* child_start = parent + L;
-    int* level_start = child_start + L + 1;
-    for (int k = threadIdx.x; k <= L; k += blockDim.x) {
-      if (k < L) {
-        order[k] = view.order[k];
-        parent[k] = view.parent[k];
-      }
-      child_start[k] = view.child_start[k];
-      if (k <= view.levels) level_start[k] = view.level_start[k];
-    }
-    __syncthreads();
-    view = {order, parent, child_start, level_start, view.levels};
-  }
-  return view;
-}
-
 // A group of `lanes` lanes (8 or 32) scans one channel; a warp holds 32 / lanes channels of the same sample, so the
 // lanes of a warp walk the same levels and stay in step at every __syncwarp.
 constexpr int kThreadsPerBlock = 256;
@@ -118,7 +92,7 @@ __device__ void channel_rows(A* (&rows)[kRows], A* workspace_rows, const Group& 
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   A* base;
   if constexpr (kShared) {
-    base = reinterpret_cast<A*>(shared_bytes + schedule_shared_bytes(vertices)) +
+    base = reinterpret_cast<A*>(shared_bytes + staged_schedule_bytes<int>(vertices)) +
            std::size_t(threadIdx.x / g.lanes) * kRows * L;
   } else {
     base = workspace_rows + std::size_t(g.row) * kRows * L;
@@ -244,7 +218,7 @@ struct LaunchPlan {
 
   LaunchPlan(ChannelShape shape, bool backward) {
     const int value_rows = backward ? 2 : 1;
-    const std::size_t schedule = schedule_shared_bytes(shape.vertices);
+    const std::size_t schedule = staged_schedule_bytes<int>(shape.vertices);
     const std::size_t full = static_cast<std::size_t>(max_shared_bytes());
     int best = 0;
     for (auto [copy, budget] : {std::pair{true, full / 2}, {true, full}, {false, full / 2}, {false, full}}) {

@@ -224,6 +224,27 @@ def test_scan_beyond_65536_vertices(layout, mode):
     assert gpu_built.order.shape == cpu_built.order.shape
 
 
+@pytest.mark.parametrize("mode", ["all", "root"])
+@pytest.mark.parametrize("shape", [(1, 32_765), (1, 32_767), (181, 181), (182, 181)])
+def test_scan_at_the_bound_of_a_staged_schedule(mode, shape):
+    # The token-major level walk copies schedules of trees under 2^15 vertices into shared memory
+    # as 16-bit ints; a path (1-wide grid) puts the largest positions and level starts there.
+    h, w = shape
+    tree = random_tree(1, h, w, "cuda")
+    x = laid_out(torch.randn(1, 40, h * w, device="cuda"), "channels_last")
+    decay = laid_out(torch.rand(1, 40, h * w, device="cuda") * 0.9 + 0.05, "channels_last")
+    grad = laid_out(torch.randn(1, 40, h * w, device="cuda"), "channels_last")
+    cpu_x, cpu_decay, cpu_grad = (t.cpu().double() for t in (x, decay, grad))
+    order, parent = tree.order.cpu(), tree.parent.cpu()
+    expected = [gc.tree_scan(cpu_x, cpu_decay, gc.BFS(order, parent), mode)]
+    expected += torch.ops.groot.tree_scan_backward(cpu_grad, cpu_x, cpu_decay, order, parent, mode)
+    poison_allocator()
+    results = [gc.tree_scan(x, decay, tree, mode)]
+    results += torch.ops.groot.tree_scan_backward(grad, x, decay, tree.order, tree.parent, mode)
+    for result, reference in zip(results, expected, strict=True):
+        assert relative_error(result.cpu(), reference) < 1e-5
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("mode", ["all", "root"])
 def test_scan_of_a_star_wider_than_16_bits(layout, mode):
