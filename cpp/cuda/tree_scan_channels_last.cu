@@ -25,18 +25,23 @@ namespace {
 
 // Warps per block: the vertices of a level in flight for the block's 32 channels. Every warp
 // walks every level, so warps beyond a tree's typical level width only cost issue slots and
-// residency (H200, B = 128: 8 warps best at 56x56, 4 at 28x28, 2 at 14x14 and 7x7). Dense
-// prediction is the other extreme: one or two images of tens of thousands of vertices, levels
-// dozens wide and too few blocks to fill the GPU; each block then takes all the warps it may
-// (the `root` scan there: the `all` scan runs in bands).
+// residency (H200, B = 128: 8 warps best at 56x56, 4 at 28x28, 2 at 14x14 and 7x7). With few
+// blocks a multiprocessor (a batch of 16 at 512x512), twice as many pay while every block still
+// fits at once (the kernels' ~46 registers leave room for ~40 warps a multiprocessor); H100, ms,
+// forward / backward: 16 x 320 x 64x64 0.94 / 1.03 -> 0.77 / 0.85, 16 x 640 x 32x32 0.43 / 0.48
+// -> 0.34 / 0.39. Dense prediction is the other extreme: one or two images of tens of thousands
+// of vertices, levels dozens wide and too few blocks to fill the GPU; each block then takes all
+// the warps it may (the `root` scan there: the `all` scan runs in bands).
 constexpr int kMaxWarps = 32;
+constexpr index_t kResidentWarps = 40;
 
 int warps_per_block(ChannelShape shape) {
-  const index_t L = shape.vertices;
-  if (L >= 16384 &&
-      4 * index_t(level_walk_blocks(shape)) <= detail::device_attribute(cudaDevAttrMultiProcessorCount))
-    return kMaxWarps;
-  return L >= 2048 ? 8 : L >= 512 ? 4 : 2;
+  const index_t L = shape.vertices, blocks = level_walk_blocks(shape);
+  const index_t sms = detail::device_attribute(cudaDevAttrMultiProcessorCount);
+  if (L >= 16384 && 4 * blocks <= sms) return kMaxWarps;
+  const int warps = L >= 2048 ? 8 : L >= 512 ? 4 : 2;
+  const index_t blocks_per_sm = (blocks + sms - 1) / sms;
+  return L >= 1024 && blocks_per_sm * 2 * warps <= kResidentWarps ? 2 * warps : warps;
 }
 
 // Calls ahead(level) and then visit(k) for the positions of every level, deepest first (up =
