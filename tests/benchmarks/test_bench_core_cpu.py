@@ -141,9 +141,10 @@ def test_mst_scipy(benchmark, keep_timing, mst_problem):
 
 @pytest.fixture
 def output_cache_off():
+    limit = gc.cpu_output_cache_limit()
     gc.set_cpu_output_cache_limit(0)
     yield
-    gc.set_cpu_output_cache_limit(256 << 20)
+    gc.set_cpu_output_cache_limit(limit)
 
 
 @pytest.mark.benchmark(group=SCAN_GROUP + ", output cache off")

@@ -15,12 +15,19 @@ BATCH, CHANNELS, SIDE = 2, 64, 64
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Every test starts from an empty cache at the default limit, and leaves it so."""
+    """Every test starts from an empty cache at the limit it found, and leaves it so."""
+    limit = gc.cpu_output_cache_limit()
     gc.set_cpu_output_cache_limit(0)
-    gc.set_cpu_output_cache_limit(256 << 20)
+    gc.set_cpu_output_cache_limit(limit)
     yield
     gc.set_cpu_output_cache_limit(0)
-    gc.set_cpu_output_cache_limit(256 << 20)
+    gc.set_cpu_output_cache_limit(limit)
+
+
+def test_the_limit_is_256_mib_unless_set():
+    assert gc.cpu_output_cache_limit() == 256 << 20
+    gc.set_cpu_output_cache_limit(5 << 20)
+    assert gc.cpu_output_cache_limit() == 5 << 20
 
 
 def problem(seed: int, batch: int = BATCH, channels: int = CHANNELS, side: int = SIDE):

@@ -67,6 +67,11 @@ class OutputCache final : public c10::Allocator {
     return cached_;
   }
 
+  std::size_t limit() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return limit_;
+  }
+
   static OutputCache& instance() {
     static OutputCache cache;
     return cache;
@@ -125,5 +130,7 @@ namespace groot::torch {
 void set_cpu_output_cache_limit(std::size_t bytes) { adapter::OutputCache::instance().set_limit(bytes); }
 
 std::size_t cpu_output_cache_bytes() { return adapter::OutputCache::instance().cached(); }
+
+std::size_t cpu_output_cache_limit() { return adapter::OutputCache::instance().limit(); }
 
 }  // namespace groot::torch

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_C, m) {
   m.attr("with_cuda") = groot::torch::built_with_cuda();
   m.def("set_cpu_output_cache_limit", &groot::torch::set_cpu_output_cache_limit, pybind11::arg("bytes"));
   m.def("cpu_output_cache_bytes", &groot::torch::cpu_output_cache_bytes);
+  m.def("cpu_output_cache_limit", &groot::torch::cpu_output_cache_limit);
 }

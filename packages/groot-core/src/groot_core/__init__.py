@@ -8,7 +8,7 @@ cache that CPU scan outputs come from.
 """
 
 from ._types import BFS, Metric, ScanMode
-from .memory import cpu_output_cache_bytes, set_cpu_output_cache_limit
+from .memory import cpu_output_cache_bytes, cpu_output_cache_limit, set_cpu_output_cache_limit
 from .ops import with_cuda
 from .scan import tree_scan
 from .trees import bfs, edge_weights, grid_edges, grid_tree, minimum_spanning_tree, sequence_edges
@@ -21,6 +21,7 @@ __all__ = [
     "ScanMode",
     "bfs",
     "cpu_output_cache_bytes",
+    "cpu_output_cache_limit",
     "edge_weights",
     "grid_edges",
     "grid_tree",

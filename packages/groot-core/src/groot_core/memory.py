@@ -13,7 +13,7 @@ import torch  # noqa: F401  (loads libtorch, which groot_core._C links against)
 
 from . import _C
 
-__all__ = ["cpu_output_cache_bytes", "set_cpu_output_cache_limit"]
+__all__ = ["cpu_output_cache_bytes", "cpu_output_cache_limit", "set_cpu_output_cache_limit"]
 
 
 def set_cpu_output_cache_limit(limit_bytes: int) -> None:
@@ -29,3 +29,8 @@ def set_cpu_output_cache_limit(limit_bytes: int) -> None:
 def cpu_output_cache_bytes() -> int:
     """Bytes of freed CPU scan outputs the cache holds now."""
     return _C.cpu_output_cache_bytes()
+
+
+def cpu_output_cache_limit() -> int:
+    """Bytes of freed CPU scan outputs the cache may keep (256 MiB unless set)."""
+    return _C.cpu_output_cache_limit()

@@ -39,8 +39,9 @@ std::tuple<at::Tensor, at::Tensor> tree_scan_backward(const at::Tensor& grad_y,
 
 // The CPU scan's outputs of 1 MiB or more come from a cache of freed outputs, so that repeated
 // calls do not fault their pages in again. Bytes it may keep (default 256 MiB; 0 turns it off,
-// and lowering the limit frees what exceeds it), and bytes it keeps now.
+// and lowering the limit frees what exceeds it), bytes it keeps now, and the limit.
 void set_cpu_output_cache_limit(std::size_t bytes);
 std::size_t cpu_output_cache_bytes();
+std::size_t cpu_output_cache_limit();
 
 }  // namespace groot::torch
