@@ -172,14 +172,5 @@ __device__ SampleScheduleOf<I> stage_schedule(const Schedule& s, index_t b, int 
   return {order, parent, child_start, level_start, view.levels};
 }
 
-// Sample b's schedule staged in shared memory (kShared), or read straight from the workspace.
-template <bool kShared>
-__device__ SampleSchedule load_schedule(const Schedule& s, index_t b, int L, int* shared) {
-  if constexpr (kShared)
-    return stage_schedule(s, b, L, shared);
-  else
-    return sample_schedule(s, b, L);
-}
-
 }  // namespace
 }  // namespace groot::cuda

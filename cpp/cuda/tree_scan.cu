@@ -15,6 +15,15 @@
 namespace groot::cuda {
 namespace {
 
+// Sample b's schedule staged in shared memory (kShared), or read straight from the workspace.
+template <bool kShared>
+__device__ SampleSchedule load_schedule(const Schedule& s, index_t b, int L, int* shared) {
+  if constexpr (kShared)
+    return stage_schedule(s, b, L, shared);
+  else
+    return sample_schedule(s, b, L);
+}
+
 // A group of `lanes` lanes (8 or 32) scans one channel; a warp holds 32 / lanes channels of the same sample, so the
 // lanes of a warp walk the same levels and stay in step at every __syncwarp.
 constexpr int kThreadsPerBlock = 256;
