@@ -48,12 +48,14 @@ def run_invalid_inputs() -> None:
     # Inputs that are no tree must stay in bounds (results unspecified, no crash).
     bad = torch.tensor([[[0, 1], [1, 5], [7, 2], [0, 0]]], device="cuda")
     gc.bfs(bad, 5, 0)
-    n = 20_000  # the Euler-tour BFS: a path with ids out of range, a cycle and a repeated edge
-    broken = torch.stack([torch.arange(n - 1), torch.arange(1, n)], dim=1)
-    broken[5] = torch.tensor([n + 3, -2])
-    broken[100] = torch.tensor([7, 3])
-    broken[200] = broken[300]
-    gc.bfs(broken[None].cuda(), n, 0)
+    # The Euler tours, in a block and over the GPU: paths with ids out of range, a cycle and a
+    # repeated edge.
+    for n in (3_000, 20_000):
+        broken = torch.stack([torch.arange(n - 1), torch.arange(1, n)], dim=1)
+        broken[5] = torch.tensor([n + 3, -2])
+        broken[100] = torch.tensor([7, 3])
+        broken[200] = broken[300]
+        gc.bfs(broken[None].cuda(), n, 0)
     order = torch.tensor([[3, 9, -4, 0, 1]], device="cuda")
     parent = torch.tensor([[2, -1, 8, 6, 0]], device="cuda")
     for x in (torch.randn(1, 2, 5, device="cuda"), torch.randn(1, 5, 2, device="cuda").transpose(1, 2)):

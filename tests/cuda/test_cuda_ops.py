@@ -117,7 +117,7 @@ def test_bfs_is_identical(shape):
         assert torch.equal(result.parent.cpu(), expected.parent)
 
 
-# A warp's level walk in shared memory; the Euler tour for a tree that would fit there; one that would not.
+# The Euler tour in one block's shared memory; a tree that would not fit there.
 @pytest.mark.parametrize("n", [1500, 3000, 20000])
 def test_bfs_of_a_star_and_a_path(n):
     star = torch.stack([torch.zeros(n - 1, dtype=torch.long), torch.arange(1, n)], dim=1)[None]
@@ -130,7 +130,7 @@ def test_bfs_of_a_star_and_a_path(n):
 
 
 def test_bfs_of_many_trees():
-    # Enough vertices in one call that each tree gets a warp walking it level by level.
+    # A classification batch: a block per tree, all at once.
     edges = gc.grid_edges(56, 56)
     tree = gc.minimum_spanning_tree(edges, torch.rand(96, edges.shape[0]), 56 * 56)
     poison_allocator()
@@ -169,12 +169,12 @@ def _random_tree(n: int, generator: torch.Generator) -> torch.Tensor:
     return edges
 
 
-def test_bfs_of_large_random_trees():
-    # Too large for shared memory: the Euler-tour path, against the CPU's queue.
-    generator = torch.Generator().manual_seed(5)
-    n = 30_000
+# The Euler tour in one block (up to its 5 120-vertex bound), and over the whole GPU.
+@pytest.mark.parametrize("n", [700, 5120, 30_000])
+def test_bfs_of_random_trees(n):
+    generator = torch.Generator().manual_seed(n)
     trees = torch.stack([_random_tree(n, generator) for _ in range(3)])
-    for root in (0, 12_345, n - 1):
+    for root in (0, n // 2 - 1, n - 1):
         poison_allocator()
         result = gc.bfs(trees.cuda(), n, root)
         expected = gc.bfs(trees, n, root)
