@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
+from groot_vision import fusion
 from groot_vision.cuda_graphs import GraphedInference
 from groot_vision.dense import GrootVFeatures
 from torch import nn
@@ -118,8 +121,16 @@ def test_new_parameter_memory_drops_graphs() -> None:
 @pytest.mark.cuda
 @cuda
 @pytest.mark.parametrize("autocast", [False, True])
-def test_grootv_backbone_replays_its_eager_forward(autocast: bool) -> None:
-    """The tree build and scan are captured too: a graphed GrootV backbone equals its eager run."""
+@pytest.mark.parametrize("compiled_in_capture", [False, True], ids=["eager-steps", "compiled-steps"])
+def test_grootv_backbone_replays_its_eager_forward(
+    autocast: bool, compiled_in_capture: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tree build and scan are captured too: a graphed GrootV backbone equals its eager run
+    exactly when the capture keeps the eager steps. With the compiled steps captures use, it
+    matches in norm: compiled kernels round differently, and a different rounding may switch
+    which of two near-equal edges the MST takes, which moves a few outputs."""
+    if not compiled_in_capture:
+        monkeypatch.setattr(fusion, "capturing_graph", contextlib.nullcontext)
     torch.manual_seed(0)
     backbone = GrootVFeatures("grootv_micro").cuda().eval()
     graphed = GraphedInference(backbone)
@@ -132,4 +143,7 @@ def test_grootv_backbone_replays_its_eager_forward(autocast: bool) -> None:
     for g, w in zip(got, want, strict=True):
         assert list(g) == list(w)
         for name in w:
-            torch.testing.assert_close(g[name], w[name])
+            if compiled_in_capture:
+                assert (g[name].float() - w[name].float()).norm() <= 1e-2 * w[name].float().norm()
+            else:
+                torch.testing.assert_close(g[name], w[name])

@@ -100,6 +100,26 @@ def test_scan_steps_in_inference_fuse_only_large_inputs(monkeypatch: pytest.Monk
         assert not fusion.fuses_scan(False, large)
 
 
+def test_graph_captures_fuse_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled_steps = []
+    monkeypatch.setattr(fusion, "compiled", lambda step: compiled_steps.append(step) or step)
+    monkeypatch.setattr(fusion, "fuses", lambda setting, x: True if setting is None else setting)
+    monkeypatch.setattr(fusion, "MIN_FUSED_NORM_NUMEL", 1000)
+    monkeypatch.setattr(fusion, "MIN_FUSED_INFERENCE_NUMEL", 1000)
+    small = torch.randn(10, 99)
+    with torch.no_grad():
+        with fusion.capturing_graph():
+            FusedLayerNorm(99)(small)
+            assert fusion.fuses_scan(None, small)
+            assert not fusion.fuses_scan(False, small)  # a forced setting still wins
+            FusedLayerNorm(99, fuse=False)(small)
+        assert len(compiled_steps) == 1
+        # Only inside the context.
+        FusedLayerNorm(99)(small)
+        assert len(compiled_steps) == 1
+        assert not fusion.fuses_scan(None, small)
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
 @pytest.mark.parametrize("autocast", [False, True])

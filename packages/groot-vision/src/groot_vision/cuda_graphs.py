@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_map_only
 
+from groot_vision import fusion
+
 __all__ = ["GraphedInference"]
 
 
@@ -33,12 +35,14 @@ class _Capture:
         with torch.cuda.device(self.device):
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side), cast:
+            # Host time is paid once here, so GrootV's compiled steps run at every size; they are
+            # compiled in the warm-up, which sees the same sizes and settings as the capture.
+            with torch.cuda.stream(side), cast, fusion.capturing_graph():
                 for _ in range(2):  # lazy initialisation and algorithm choices happen outside the graph
                     module(self.input)
             torch.cuda.current_stream().wait_stream(side)
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph), cast:
+            with torch.cuda.graph(self.graph), cast, fusion.capturing_graph():
                 self.output = module(self.input)
 
     def run(self, x: torch.Tensor) -> Any:
@@ -57,6 +61,10 @@ class GraphedInference(nn.Module):
     for every later one. The least recently used graph is dropped beyond ``max_graphs``, and all are
     dropped when the module's parameters or buffers move to new memory (``.to()``, reassignment);
     in-place changes such as ``load_state_dict`` are read by the graphs as they are.
+
+    Forwards are captured inside :func:`groot_vision.fusion.capturing_graph`, so a GrootV
+    backbone's compiled steps (layer norms, the work around each scan) run at every size there:
+    replays skip the host time that keeps them eager for small eager inputs.
 
     Outputs are copies, so they stay valid after the next call. Inputs must be one tensor and
     ``module`` must not synchronise with the host (no ``.item()``, no shape-dependent Python

@@ -9,9 +9,11 @@ weights are passed as arguments and shapes are symbolic.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +25,7 @@ __all__ = [
     "FusedLayerNorm",
     "NormArgs",
     "as_input",
+    "capturing_graph",
     "compiled",
     "fuses",
     "fuses_scan",
@@ -63,6 +66,22 @@ def fuses(setting: bool | None, x: torch.Tensor) -> bool:
     return x.is_cuda and has_triton()
 
 
+# Whether the forward running now is being captured into a CUDA graph (or warmed up for one).
+_capturing = contextvars.ContextVar("groot_vision_capturing_graph", default=False)
+
+
+@contextlib.contextmanager
+def capturing_graph() -> Iterator[None]:
+    """Marks forwards captured into a CUDA graph, and their warm-up runs: their host time is paid
+    once, not at every replay, so the compiled steps run at every size instead of only from
+    ``MIN_FUSED_NORM_NUMEL`` / ``MIN_FUSED_INFERENCE_NUMEL`` elements on."""
+    token = _capturing.set(True)
+    try:
+        yield
+    finally:
+        _capturing.reset(token)
+
+
 # Without autograd, a TreeSSM layer compiles its steps around the scan only from this many elements
 # of u on. A compiled call costs ~0.2 ms more host time than the eager steps (guards, launcher),
 # and batch-1 inference is bound by the host: on an H100, in the same run, batch-1 inference took
@@ -75,10 +94,12 @@ MIN_FUSED_INFERENCE_NUMEL = 1 << 23
 def fuses_scan(setting: bool | None, u: torch.Tensor) -> bool:
     """Whether a TreeSSM layer whose option is ``setting`` runs its compiled scan steps on ``u``:
     as :func:`fuses`, and with ``setting=None`` outside autograd only from
-    ``MIN_FUSED_INFERENCE_NUMEL`` elements on."""
+    ``MIN_FUSED_INFERENCE_NUMEL`` elements on (at every size inside :func:`capturing_graph`)."""
     if not fuses(setting, u):
         return False
-    return setting is not None or torch.is_grad_enabled() or u.numel() >= MIN_FUSED_INFERENCE_NUMEL
+    if setting is not None or torch.is_grad_enabled() or _capturing.get():
+        return True
+    return u.numel() >= MIN_FUSED_INFERENCE_NUMEL
 
 
 def as_input(parameter: torch.Tensor | None) -> torch.Tensor | None:
@@ -127,7 +148,8 @@ class FusedLayerNorm(nn.LayerNorm):
     Args:
         normalized_shape, eps: as for ``nn.LayerNorm``.
         fuse: ``True``/``False`` forces compiling on or off; ``None`` decides per input: as
-            :func:`fuses` does, and only for inputs of at least ``MIN_FUSED_NORM_NUMEL`` elements.
+            :func:`fuses` does, and only for inputs of at least ``MIN_FUSED_NORM_NUMEL`` elements
+            (any size inside :func:`capturing_graph`).
         feeds_autocast: the output only feeds layers that autocast runs in lower precision (a linear
             layer): under autocast it is then returned in autocast's dtype, as that layer would cast
             it anyway, and the cast is fused into the norm. Otherwise the output dtype is eager's.
@@ -148,7 +170,7 @@ class FusedLayerNorm(nn.LayerNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         device = x.device.type
         cast = self.feeds_autocast and torch.is_autocast_enabled(device)
-        large = x.numel() >= MIN_FUSED_NORM_NUMEL
+        large = x.numel() >= MIN_FUSED_NORM_NUMEL or _capturing.get()
         if not fuses(self.fuse, x) or (self.fuse is None and not large):
             y = super().forward(x)
             return y.to(torch.get_autocast_dtype(device)) if cast else y
