@@ -1,5 +1,6 @@
 // What the scan kernels over (B, L, D) rows share: a block takes one sample and 32 of its
-// channels, a lane per channel, and keeps its running values in rows of the accumulation type.
+// channels, a lane per channel or per W of them, and keeps its running values in rows of the
+// accumulation type.
 #pragma once
 
 #include <type_traits>
@@ -16,16 +17,22 @@ unsigned level_walk_blocks(ChannelShape shape) {
   return static_cast<unsigned>(shape.batch * ((shape.channels + 31) / 32));
 }
 
-// Where the block's lane lives in a (B, L, D) row set: element of vertex v at at(v).
-struct Lane {
+// Where the block's lane lives in a (B, L, D) row set: its W consecutive channels of vertex v
+// start at at(v). With W > 1, 32 / W lanes share a vertex and a warp takes W vertices at once, so
+// the schedule reads and address arithmetic of a level step are paid once for W vertices (the
+// level walk issues instructions at half the multiprocessor's rate: they are half its time).
+template <int W>
+struct LaneOf {
   index_t base;     // b * L * D + d
   unsigned stride;  // D (a sample holds under 2^32 elements: check_sample_size)
-  bool active;      // d < D
+  bool active;      // d < D (with W > 1 the launcher asks D % W == 0: a lane is all in or all out)
+  int slot;         // which of its warp's W vertices the lane takes
 
   // A 32-bit product: 64-bit index arithmetic took ~7 instructions an address (H100, 128 x 160 x
   // 56x56 forward / backward 0.99 / 1.50 -> 0.96 / 1.44 ms).
   __device__ index_t at(int v) const { return base + static_cast<unsigned>(v) * stride; }
 };
+using Lane = LaneOf<1>;
 
 // The token-major kernels index a sample's rows with 32 bits.
 inline void check_sample_size(ChannelShape shape) {
@@ -34,11 +41,87 @@ inline void check_sample_size(ChannelShape shape) {
               "a sample with 32 bits");
 }
 
-__device__ Lane block_lane(ChannelShape shape, index_t& b) {
+template <int W = 1>
+__device__ LaneOf<W> block_lane(ChannelShape shape, index_t& b) {
   const index_t tiles = (shape.channels + 31) / 32;
   b = blockIdx.x / tiles;
-  const index_t d = (blockIdx.x % tiles) * 32 + threadIdx.x % 32;
-  return {b * shape.vertices * shape.channels + d, static_cast<unsigned>(shape.channels), d < shape.channels};
+  const int lane = threadIdx.x % 32;
+  const index_t d = (blockIdx.x % tiles) * 32 + lane % (32 / W) * W;
+  return {b * shape.vertices * shape.channels + d, static_cast<unsigned>(shape.channels), d < shape.channels,
+          lane / (32 / W)};
+}
+
+// Calls visit(k) for the lane's positions in [begin, end): the block's warps take W each in turn.
+template <int W, class Visit>
+__device__ void for_each_position(const LaneOf<W>& lane, int begin, int end, Visit visit) {
+  for (int k = begin + static_cast<int>(threadIdx.x / 32) * W + lane.slot; k < end;
+       k += static_cast<int>(blockDim.x / 32) * W)
+    visit(k);
+}
+
+// Arithmetic rounded as written: the compiler may not fuse a product into a sum on its own. It
+// fused `a * b + c * d` differently for one channel a lane and for two, so results moved in the
+// last bit with the rows' alignment; `mul_add` is the one fused step, placed by hand.
+__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ float sub_rn(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ double sub_rn(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ float fma_rn(float a, float b, float c) { return __fmaf_rn(a, b, c); }
+__device__ __forceinline__ double fma_rn(double a, double b, double c) { return __fma_rn(a, b, c); }
+
+// A lane's W channels in the accumulation type A, with elementwise arithmetic, so that the scan
+// formulas read the same for one channel or several.
+template <class A, int W>
+struct Vec {
+  A v[W];
+
+  __device__ static Vec fill(A value) {
+    Vec out;
+#pragma unroll
+    for (int j = 0; j < W; ++j) out.v[j] = value;
+    return out;
+  }
+  template <class Op>
+  __device__ friend Vec zip(const Vec& a, const Vec& b, Op op) {
+    Vec out;
+#pragma unroll
+    for (int j = 0; j < W; ++j) out.v[j] = op(a.v[j], b.v[j]);
+    return out;
+  }
+  __device__ friend Vec operator+(const Vec& a, const Vec& b) { return zip(a, b, [](A x, A y) { return add_rn(x, y); }); }
+  __device__ friend Vec operator-(const Vec& a, const Vec& b) { return zip(a, b, [](A x, A y) { return sub_rn(x, y); }); }
+  __device__ friend Vec operator*(const Vec& a, const Vec& b) { return zip(a, b, [](A x, A y) { return mul_rn(x, y); }); }
+  // a * b + c in one rounding.
+  __device__ friend Vec mul_add(const Vec& a, const Vec& b, Vec c) {
+#pragma unroll
+    for (int j = 0; j < W; ++j) c.v[j] = fma_rn(a.v[j], b.v[j], c.v[j]);
+    return c;
+  }
+};
+
+// W elements of T as one aligned access: a vector load or store where W * sizeof(T) allows.
+template <class T, int W>
+struct alignas(W * sizeof(T)) Chunk {
+  T v[W];
+};
+
+template <class A, int W, class T>
+__device__ __forceinline__ Vec<A, W> load_vec(const T* p) {
+  const Chunk<T, W> chunk = *reinterpret_cast<const Chunk<T, W>*>(p);
+  Vec<A, W> out;
+#pragma unroll
+  for (int j = 0; j < W; ++j) out.v[j] = detail::load_as<A>(&chunk.v[j]);
+  return out;
+}
+
+template <class T, class A, int W>
+__device__ __forceinline__ void store_vec(T* p, const Vec<A, W>& value) {
+  Chunk<T, W> chunk;
+#pragma unroll
+  for (int j = 0; j < W; ++j) chunk.v[j] = detail::store_as<T>(value.v[j]);
+  *reinterpret_cast<Chunk<T, W>*>(p) = chunk;
 }
 
 __device__ __forceinline__ void prefetch_to_l2(const void* address) {
@@ -48,13 +131,13 @@ __device__ __forceinline__ void prefetch_to_l2(const void* address) {
 // Asks L2 for the lines of `rows` at the vertices of `level` (if it exists), so that a walk finds
 // the inputs of a level ahead on chip: only the values of the level just done are a true
 // dependency of a level step, everything it reads besides can be on its way earlier.
-template <class S, class... Rows>
-__device__ void prefetch_level(const S& s, const Lane& lane, int level, const Rows*... rows) {
+template <int W, class S, class... Rows>
+__device__ void prefetch_level(const S& s, const LaneOf<W>& lane, int level, const Rows*... rows) {
   if (level < 0 || level >= s.levels || !lane.active) return;
-  for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32) {
+  for_each_position(lane, s.level_start[level], s.level_start[level + 1], [&](int k) {
     const index_t i = lane.at(s.order[k]);
     (prefetch_to_l2(rows + i), ...);
-  }
+  });
 }
 
 // Rows of up-sums and root→leaves results are kept in the accumulation type: in the output
@@ -72,10 +155,14 @@ detail::acc_t<T>* carry_rows(detail::WorkspaceLayout& w, ChannelShape shape, T* 
   }
 }
 
+template <class T, class A, int W>
+__device__ void store_result(T* out, A* carry, index_t i, const Vec<A, W>& value) {
+  store_vec(carry + i, value);
+  if constexpr (!kAccumulatesInOutput<T>) store_vec(out + i, value);
+}
 template <class T, class A>
 __device__ void store_result(T* out, A* carry, index_t i, A value) {
-  carry[i] = value;
-  if constexpr (!kAccumulatesInOutput<T>) out[i] = detail::store_as<T>(value);
+  store_result(out, carry, i, Vec<A, 1>{{value}});
 }
 
 }  // namespace

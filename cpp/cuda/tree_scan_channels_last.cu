@@ -1,7 +1,8 @@
 // Tree scan on the device, rows (B, L, D) with channels contiguous.
 //
-// A block takes one sample and 32 of its channels, a lane per channel: every read or write of a
-// vertex's values is then one coalesced transaction for the warp. The block's warps share out
+// A block takes one sample and 32 of its channels, a lane per channel or, where the rows allow,
+// per pair of channels (lane_width): every read or write of a vertex's values is then one
+// coalesced transaction for the 32 or 16 lanes that share the vertex. The block's warps share out
 // the vertices of each level (scan_schedule.cuh) and meet at a barrier between levels. Nothing
 // is held on chip between the passes: the leaves→root pass writes the up-sums to global memory
 // (into the output when it has the accumulation type, else into the workspace), the
@@ -19,6 +20,9 @@
 #include "channels_last.cuh"
 #include "common.cuh"
 #include "scan_schedule.cuh"
+
+#include <cstdint>
+#include <type_traits>
 
 namespace groot::cuda {
 namespace {
@@ -44,24 +48,24 @@ int warps_per_block(ChannelShape shape) {
   return L >= 1024 && blocks_per_sm * 2 * warps <= kResidentWarps ? 2 * warps : warps;
 }
 
-// Calls ahead(level) and then visit(k) for the positions of every level, deepest first (up =
-// true) or root first, a barrier between levels so that each level sees the one visited before
+// Calls ahead(level) and then visit(k) for the lane's positions of every level, deepest first (up
+// = true) or root first, a barrier between levels so that each level sees the one visited before
 // it complete.
-template <class S, class Ahead, class Visit>
-__device__ void for_each_level(const S& s, bool up, Ahead ahead, Visit visit) {
+template <int W, class S, class Ahead, class Visit>
+__device__ void for_each_level(const S& s, const LaneOf<W>& lane, bool up, Ahead ahead, Visit visit) {
   for (int i = 0; i < s.levels; ++i) {
     const int level = up ? s.levels - 1 - i : i;
     ahead(level);
-    for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32)
-      visit(k);
+    for_each_position(lane, s.level_start[level], s.level_start[level + 1], visit);
     __syncthreads();
   }
 }
 
 // up_v = x_v + Σ_children w_c up_c for one or more rows (x, up) pairs sharing the decay row.
-template <class T, class A, int kRows, class S>
-__device__ void gather_up(const S& s, const Lane& lane, const T* const (&x)[kRows], const T* decay,
+template <class T, class A, int kRows, int W, class S>
+__device__ void gather_up(const S& s, const LaneOf<W>& lane, const T* const (&x)[kRows], const T* decay,
                           A* const (&up)[kRows]) {
+  using V = Vec<A, W>;
   // Level l reads x at its own vertices and decay at its children (level l + 1): two steps
   // ahead of level l, level l - 2 will want x at level l - 2 and decay at level l - 1.
   auto ahead = [&](int level) {
@@ -69,20 +73,20 @@ __device__ void gather_up(const S& s, const Lane& lane, const T* const (&x)[kRow
 #pragma unroll
     for (int r = 0; r < kRows; ++r) prefetch_level(s, lane, level - 2, x[r]);
   };
-  for_each_level(s, true, ahead, [&](int k) {
+  for_each_level(s, lane, true, ahead, [&](int k) {
     if (!lane.active) return;
     const int v = s.order[k];
-    A sum[kRows];
+    V sum[kRows];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) sum[r] = detail::load_as<A>(x[r] + lane.at(v));
+    for (int r = 0; r < kRows; ++r) sum[r] = load_vec<A, W>(x[r] + lane.at(v));
     for (int c = s.child_start[k]; c < s.child_start[k + 1]; ++c) {
-      const int u = s.order[c];
-      const A w = detail::load_as<A>(decay + lane.at(u));
+      const index_t u = lane.at(s.order[c]);
+      const V w = load_vec<A, W>(decay + u);
 #pragma unroll
-      for (int r = 0; r < kRows; ++r) sum[r] += w * up[r][lane.at(u)];
+      for (int r = 0; r < kRows; ++r) sum[r] = mul_add(w, load_vec<A, W>(up[r] + u), sum[r]);
     }
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) up[r][lane.at(v)] = sum[r];
+    for (int r = 0; r < kRows; ++r) store_vec(up[r] + lane.at(v), sum[r]);
   });
 }
 
@@ -98,13 +102,14 @@ __device__ void with_schedule(const Schedule& schedule, index_t b, index_t L, Wa
   }
 }
 
-template <class T, bool kStaged>
+template <class T, bool kStaged, int W>
 __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_forward_kernel(
     ChannelShape shape, const T* x, const T* decay, Schedule schedule, ScanMode mode, T* y,
     detail::acc_t<T>* up) {
   using A = detail::acc_t<T>;
+  using V = Vec<A, W>;
   index_t b;
-  const Lane lane = block_lane(shape, b);
+  const LaneOf<W> lane = block_lane<W>(shape, b);
   with_schedule<kStaged>(schedule, b, shape.vertices, [&](const auto& s) {
     const T* const xs[1] = {x};
     A* const ups[1] = {up};
@@ -112,34 +117,36 @@ __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_forward_kernel(
     if (mode == ScanMode::root) {
       if constexpr (!kAccumulatesInOutput<T>) {
         if (lane.active)
-          for (int v = threadIdx.x / 32; v < shape.vertices; v += blockDim.x / 32)
-            y[lane.at(v)] = detail::store_as<T>(up[lane.at(v)]);
+          for_each_position(lane, 0, static_cast<int>(shape.vertices), [&](int v) {
+            store_vec(y + lane.at(v), load_vec<A, W>(up + lane.at(v)));
+          });
       }
       return;
     }
     // y_v = up_v (1 - w_v²) + w_v y_parent, root first; the root's y is its up-sum.
     auto ahead = [&](int level) { prefetch_level(s, lane, level + 2, up, decay); };
-    for_each_level(s, false, ahead, [&](int k) {
+    for_each_level(s, lane, false, ahead, [&](int k) {
       if (!lane.active) return;
       const int v = s.order[k], p = s.parent[v];
       const index_t i = lane.at(v);
-      A value = up[i];
+      V value = load_vec<A, W>(up + i);
       if (k > 0 && p >= 0) {
-        const A w = detail::load_as<A>(decay + i);
-        value = value * (A(1) - w * w) + w * up[lane.at(p)];
+        const V w = load_vec<A, W>(decay + i);
+        value = mul_add(w, load_vec<A, W>(up + lane.at(p)), value * (V::fill(1) - w * w));
       }
       store_result(y, up, i, value);
     });
   });
 }
 
-template <class T, bool kStaged>
+template <class T, bool kStaged, int W>
 __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_backward_kernel(
     ChannelShape shape, const T* grad_y, const T* x, const T* decay, Schedule schedule, ScanMode mode,
     T* grad_x, T* grad_decay, detail::acc_t<T>* up_x, detail::acc_t<T>* up_g) {
   using A = detail::acc_t<T>;
+  using V = Vec<A, W>;
   index_t b;
-  const Lane lane = block_lane(shape, b);
+  const LaneOf<W> lane = block_lane<W>(shape, b);
   with_schedule<kStaged>(schedule, b, shape.vertices, [&](const auto& s) {
     if (mode == ScanMode::all) {
       // up(x) and up(grad_y), then, root first, y and grad_x in their place and dL/dw.
@@ -147,20 +154,22 @@ __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_backward_kernel(
       A* const ups[2] = {up_x, up_g};
       gather_up(s, lane, ins, decay, ups);
       auto ahead = [&](int level) { prefetch_level(s, lane, level + 2, up_x, up_g, decay); };
-      for_each_level(s, false, ahead, [&](int k) {
+      for_each_level(s, lane, false, ahead, [&](int k) {
         if (!lane.active) return;
         const int v = s.order[k], p = s.parent[v];
         const index_t i = lane.at(v);
-        const A ux = up_x[i], ug = up_g[i];
+        const V ux = load_vec<A, W>(up_x + i), ug = load_vec<A, W>(up_g + i);
         if (k == 0 || p < 0) {
-          grad_decay[i] = detail::store_as<T>(A(0));  // the root owns no edge
+          store_vec(grad_decay + i, V::fill(0));  // the root owns no edge
           store_result(grad_x, up_g, i, ug);
           return;
         }
-        const A w = detail::load_as<A>(decay + i), yp = up_x[lane.at(p)], gp = up_g[lane.at(p)];
-        grad_decay[i] = detail::store_as<T>(ug * (yp - w * ux) + ux * (gp - w * ug));
-        up_x[i] = ux * (A(1) - w * w) + w * yp;
-        store_result(grad_x, up_g, i, ug * (A(1) - w * w) + w * gp);
+        const index_t ip = lane.at(p);
+        const V w = load_vec<A, W>(decay + i), yp = load_vec<A, W>(up_x + ip), gp = load_vec<A, W>(up_g + ip);
+        const V keep = V::fill(1) - w * w;
+        store_vec(grad_decay + i, mul_add(ug, yp - w * ux, ux * (gp - w * ug)));
+        store_vec(up_x + i, mul_add(w, yp, ux * keep));
+        store_result(grad_x, up_g, i, mul_add(w, gp, ug * keep));
       });
     } else {
       // up(x), then, root first, grad_x_v = g_v + w_v grad_x_parent and dL/dw_v = grad_x_parent up_v.
@@ -168,18 +177,18 @@ __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_backward_kernel(
       A* const ups[1] = {up_x};
       gather_up(s, lane, ins, decay, ups);
       auto ahead = [&](int level) { prefetch_level(s, lane, level + 2, up_x, grad_y, decay); };
-      for_each_level(s, false, ahead, [&](int k) {
+      for_each_level(s, lane, false, ahead, [&](int k) {
         if (!lane.active) return;
         const int v = s.order[k], p = s.parent[v];
         const index_t i = lane.at(v);
-        A g = detail::load_as<A>(grad_y + i);
-        A gw = A(0);
+        V g = load_vec<A, W>(grad_y + i);
+        V gw = V::fill(0);
         if (k > 0 && p >= 0) {
-          const A gp = up_g[lane.at(p)];
-          gw = gp * up_x[i];
-          g += detail::load_as<A>(decay + i) * gp;
+          const V gp = load_vec<A, W>(up_g + lane.at(p));
+          gw = gp * load_vec<A, W>(up_x + i);
+          g = mul_add(load_vec<A, W>(decay + i), gp, g);
         }
-        grad_decay[i] = detail::store_as<T>(gw);
+        store_vec(grad_decay + i, gw);
         store_result(grad_x, up_g, i, g);
       });
     }
@@ -203,13 +212,31 @@ bool stages_schedule(ChannelShape shape) {
              static_cast<std::size_t>(detail::device_attribute(cudaDevAttrMaxSharedMemoryPerMultiprocessor));
 }
 
-// Launches the level walk `kernel<staged>` over its blocks, the schedule staged where it pays.
-template <class Kernel, class... Args>
-void launch_level_walk(ChannelShape shape, Kernel* staged, Kernel* unstaged, const char* name, cudaStream_t stream,
+template <int W>
+using Width = std::integral_constant<int, W>;
+
+// Channels a lane takes: 2 where D is even and every row is aligned for pairs, else 1. Pairs
+// halve the level steps' instructions per vertex; four a lane measured no better than two where
+// the blocks are few and slower where they are many (more registers, less residency). H100, fp32,
+// forward / backward ms, a lane per channel -> per pair, same runs: 128 x 160 x 56x56
+// 0.93-0.94 / 1.46-1.48 -> 0.83 / 1.39, 128 x 1280 x 7x7 0.15 / 0.20-0.21 -> 0.13 / 0.17-0.20,
+// 64 x 160 x 56x56 0.83-0.85 / 0.93 -> 0.70 / 0.87-0.89, 16 x 640 x 32x32 0.35 / 0.39 -> 0.32 /
+// 0.37; bfloat16 rows no faster.
+template <class... Rows>
+int lane_width(ChannelShape shape, const Rows*... rows) {
+  const bool pairs = shape.channels % 2 == 0 &&
+                     ((reinterpret_cast<std::uintptr_t>(rows) % (2 * sizeof(Rows)) == 0) && ...);
+  return pairs ? 2 : 1;
+}
+
+// Launches the level walk kernel_of(staged, width) over its blocks, the schedule staged where it pays.
+template <class KernelOf, class... Args>
+void launch_level_walk(ChannelShape shape, int width, KernelOf kernel_of, const char* name, cudaStream_t stream,
                        Args... args) {
   const bool stage = stages_schedule(shape);
   const std::size_t shared = stage ? staged_schedule_bytes<short>(shape.vertices) : 0;
-  Kernel* kernel = stage ? staged : unstaged;
+  auto pick = [&](auto w) { return stage ? kernel_of(std::true_type{}, w) : kernel_of(std::false_type{}, w); };
+  const auto kernel = width == 2 ? pick(Width<2>{}) : pick(Width<1>{});
   if (stage)
     detail::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
                   "cudaFuncSetAttribute");
@@ -258,8 +285,11 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
     detail::check_launch("band_forward_finish_kernel");
     return;
   }
-  launch_level_walk(shape, channels_last_forward_kernel<T, true>, channels_last_forward_kernel<T, false>,
-                    "channels_last_forward_kernel", stream, shape, x, decay, s, mode, y, up);
+  const auto kernel_of = [](auto staged, auto width) {
+    return channels_last_forward_kernel<T, decltype(staged)::value, decltype(width)::value>;
+  };
+  launch_level_walk(shape, lane_width(shape, x, decay, y, up), kernel_of, "channels_last_forward_kernel", stream,
+                    shape, x, decay, s, mode, y, up);
 }
 
 template <class T>
@@ -286,7 +316,10 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
     detail::check_launch("band_backward_finish_kernel");
     return;
   }
-  launch_level_walk(shape, channels_last_backward_kernel<T, true>, channels_last_backward_kernel<T, false>,
+  const auto kernel_of = [](auto staged, auto width) {
+    return channels_last_backward_kernel<T, decltype(staged)::value, decltype(width)::value>;
+  };
+  launch_level_walk(shape, lane_width(shape, grad_y, x, decay, grad_x, grad_decay, up_x, up_g), kernel_of,
                     "channels_last_backward_kernel", stream, shape, grad_y, x, decay, s, mode, grad_x, grad_decay,
                     up_x, up_g);
 }

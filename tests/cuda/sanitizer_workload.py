@@ -31,12 +31,19 @@ def main() -> None:
         tree = gc.bfs(gc.minimum_spanning_tree(edges, weights, h * w), h * w, root=h * w // 2)
         x = torch.randn(2, 5, h * w, device="cuda", dtype=dtype, requires_grad=True)
         decay = torch.rand(2, 5, h * w, device="cuda", dtype=dtype, requires_grad=True)
-        # Token-major memory (the channels-last kernels), 37 channels: a full and a partial warp.
-        x_cl = torch.randn(2, h * w, 37, device="cuda", dtype=dtype).transpose(1, 2).requires_grad_()
-        decay_cl = torch.rand(2, h * w, 37, device="cuda", dtype=dtype).transpose(1, 2).requires_grad_()
+        # Token-major memory (the channels-last kernels): a full and a partial tile of 32 channels,
+        # a lane per channel (37) or per pair of channels (38).
+        token_major = [
+            (
+                torch.randn(2, h * w, d, device="cuda", dtype=dtype).transpose(1, 2).requires_grad_(),
+                torch.rand(2, h * w, d, device="cuda", dtype=dtype).transpose(1, 2).requires_grad_(),
+            )
+            for d in (37, 38)
+        ]
         for mode in ("all", "root"):
             gc.tree_scan(x, decay, tree, mode).square().sum().backward()
-            gc.tree_scan(x_cl, decay_cl, tree, mode).square().sum().backward()
+            for x_cl, decay_cl in token_major:
+                gc.tree_scan(x_cl, decay_cl, tree, mode).square().sum().backward()
     gc.sequence_edges(100, 3, device="cuda")
     if "--valid-only" not in sys.argv:
         run_invalid_inputs()

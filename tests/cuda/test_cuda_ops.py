@@ -182,13 +182,16 @@ def test_bfs_of_random_trees(n):
         assert torch.equal(result.parent.cpu(), expected.parent)
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+# Token-major rows: 37 channels take a lane each (a full and a partial tile of 32), 40 take a lane
+# per pair of channels, with a partial tile of four lanes a vertex.
+@pytest.mark.parametrize(
+    ("layout", "channels"), [("contiguous", 5), ("channels_last", 37), ("channels_last", 40)], ids=str
+)
 @pytest.mark.parametrize("mode", ["all", "root"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("shape", GRIDS)
-def test_scan_matches_cpu(layout, mode, dtype, shape):
+def test_scan_matches_cpu(layout, channels, mode, dtype, shape):
     h, w = shape
-    channels = 5 if layout == "contiguous" else 37  # channels-last: a full and a partial warp of channels
     tree = random_tree(2, h, w, "cpu")
     x = torch.randn(2, channels, h * w, dtype=dtype)
     decay = torch.rand(2, channels, h * w, dtype=dtype) * 0.9 + 0.05
@@ -206,6 +209,42 @@ def test_scan_matches_cpu(layout, mode, dtype, shape):
     for result, reference in [(y, expected), (gx, expected_gx), (gd, expected_gd)]:
         assert result.stride() == x.stride()
         assert torch.isfinite(result).all()
+        assert relative_error(result.cpu(), reference) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("mode", ["all", "root"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("offset", [1, 2, 3])
+def test_scan_of_token_major_rows_at_an_unaligned_address(mode, dtype, offset):
+    # A lane per pair of channels reads the pair as one vector access; rows that start an odd
+    # number of elements into their storage are not aligned for it and take a lane per channel.
+    # Either way the results are the same, bit for bit. (Under 192 vertices the `all` scan takes the
+    # level walk, as `root` always does, not the depth bands.)
+    batch, channels, h, w = 3, 64, 11, 13
+    tree = random_tree(batch, h, w, "cpu")
+    x, decay, grad = (torch.randn(batch, channels, h * w, dtype=torch.float64) for _ in range(3))
+    decay = decay.sigmoid() * 0.98
+    expected = [gc.tree_scan(x, decay, tree, mode)]
+    expected += torch.ops.groot.tree_scan_backward(grad, x, decay, tree.order, tree.parent, mode)
+    cuda_tree = gc.BFS(tree.order.cuda(), tree.parent.cuda())
+
+    def run(start: int) -> list[torch.Tensor]:
+        def placed(t: torch.Tensor) -> torch.Tensor:
+            storage = torch.empty(t.numel() + start, dtype=dtype, device="cuda")
+            rows = storage[start:].view(batch, h * w, channels)
+            rows.copy_(t.transpose(1, 2))
+            return rows.transpose(1, 2)
+
+        x_, decay_, grad_ = (placed(t) for t in (x, decay, grad))
+        poison_allocator()
+        order, parent = cuda_tree
+        return [
+            gc.tree_scan(x_, decay_, cuda_tree, mode),
+            *torch.ops.groot.tree_scan_backward(grad_, x_, decay_, order, parent, mode),
+        ]
+
+    for result, aligned, reference in zip(run(offset), run(0), expected, strict=True):
+        assert torch.equal(result, aligned)
         assert relative_error(result.cpu(), reference) < TOLERANCE[dtype]
 
 
