@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "channels_last.cuh"
 #include "common.cuh"
@@ -129,31 +130,35 @@ struct BandRows {
                                // top, from it up to the band above's top
 };
 
-// What a band kernel's block works on: 32 channels (a lane each) of one sample, and K.
+// What a band kernel's block works on: 32 channels of one sample (a lane for each W of them), and K.
+template <int W = 1>
 struct BandBlock {
-  Lane lane;
+  LaneOf<W> lane;
   index_t sample;
   SampleSchedule s;
   int K;
 };
 
-__device__ BandBlock band_block(ChannelShape shape, const Schedule& schedule, const Bands& bands) {
+template <int W = 1>
+__device__ BandBlock<W> band_block(ChannelShape shape, const Schedule& schedule, const Bands& bands) {
   index_t b;
-  const Lane lane = block_lane(shape, b);
+  const LaneOf<W> lane = block_lane<W>(shape, b);
   return {lane, b, sample_schedule(schedule, b, shape.vertices), bands.levels_per_band};
 }
 
-// Calls visit(k, level, top) for the positions of each level in [top + skip, end) of the bands
-// this block owns (bands blockIdx.y, + gridDim.y, ...; [top, end) their levels), deepest level
-// first or top first; a barrier after each level.
-template <class Visit>
-__device__ void for_each_band_level(const SampleSchedule& s, int K, bool deepest_first, int skip, Visit visit) {
+// Calls visit(k, level, top) for the lane's positions of each level in [top + skip, end) of the
+// bands this block owns (bands blockIdx.y, + gridDim.y, ...; [top, end) their levels), deepest
+// level first or top first; a barrier after each level.
+template <int W, class Visit>
+__device__ void for_each_band_level(const BandBlock<W>& block, bool deepest_first, int skip, Visit visit) {
+  const SampleSchedule& s = block.s;
+  const int K = block.K;
   for (int top = blockIdx.y * K; top < s.levels; top += gridDim.y * K) {
     const int end = min(top + K, s.levels);
     for (int i = skip; i < end - top; ++i) {
       const int level = deepest_first ? end - 1 - (i - skip) : top + i;
-      for (int k = s.level_start[level] + threadIdx.x / 32; k < s.level_start[level + 1]; k += blockDim.x / 32)
-        visit(k, level, top, end);
+      for_each_position(block.lane, s.level_start[level], s.level_start[level + 1],
+                        [&](int k) { visit(k, level, top, end); });
       __syncthreads();
     }
   }
@@ -162,55 +167,55 @@ __device__ void for_each_band_level(const SampleSchedule& s, int K, bool deepest
 // Steps 1 and 3: the leaves→root sweep of every band (local: without the band below, and the
 // band's top included; final: with the final tops below, the band's top left as it is), then
 // the root→leaves sweep (local: `through`; final: `local`). The last band needs no second sweep.
-template <class T, int R, bool kFinal>
+template <class T, int R, bool kFinal, int W>
 __global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelShape shape, const T* decay,
                                                                      Schedule schedule, Bands bands,
                                                                      BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
-  const BandBlock block = band_block(shape, schedule, bands);
-  const Lane& lane = block.lane;
+  using V = Vec<A, W>;
+  const BandBlock<W> block = band_block<W>(shape, schedule, bands);
+  const LaneOf<W>& lane = block.lane;
   const SampleSchedule& s = block.s;
-  const int K = block.K;
-  for_each_band_level(s, K, true, kFinal ? 1 : 0, [&](int k, int level, int, int end) {
+  for_each_band_level(block, true, kFinal ? 1 : 0, [&](int k, int level, int, int end) {
     if (!lane.active) return;
     const bool below = kFinal || level + 1 < end;
     const int v = s.order[k];
-    A sum[R];
+    V sum[R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) sum[r] = detail::load_as<A>(rows.in[r] + lane.at(v));
+    for (int r = 0; r < R; ++r) sum[r] = load_vec<A, W>(rows.in[r] + lane.at(v));
     for (int c = below ? s.child_start[k] : 0; c < (below ? s.child_start[k + 1] : 0); ++c) {
-      const int u = s.order[c];
-      const A w = detail::load_as<A>(decay + lane.at(u));
+      const index_t u = lane.at(s.order[c]);
+      const V w = load_vec<A, W>(decay + u);
 #pragma unroll
-      for (int r = 0; r < R; ++r) sum[r] += w * rows.up[r][lane.at(u)];
+      for (int r = 0; r < R; ++r) sum[r] = mul_add(w, load_vec<A, W>(rows.up[r] + u), sum[r]);
     }
 #pragma unroll
-    for (int r = 0; r < R; ++r) rows.up[r][lane.at(v)] = sum[r];
+    for (int r = 0; r < R; ++r) store_vec(rows.up[r] + lane.at(v), sum[r]);
   });
-  for_each_band_level(s, K, false, 0, [&](int k, int level, int top, int end) {
+  for_each_band_level(block, false, 0, [&](int k, int level, int top, int end) {
     if (!lane.active || end == s.levels) return;
     const int v = s.order[k], p = s.parent[v];
     const index_t i = lane.at(v);
     const bool has_parent = k > 0 && p >= 0, parent_in_band = has_parent && level > top;
-    const A w = has_parent ? detail::load_as<A>(decay + i) : A(0);
+    const V w = has_parent ? load_vec<A, W>(decay + i) : V::fill(0);
     if constexpr (!kFinal) {
-      A through = A(1);
+      V through = V::fill(1);
       if (parent_in_band) {
-        through = level > top + 1 ? w * rows.through[lane.at(p)] : w;
-        rows.through[i] = through;
+        through = level > top + 1 ? w * load_vec<A, W>(rows.through + lane.at(p)) : w;
+        store_vec(rows.through + i, through);
       }
       // A top's own slot holds how much of it reaches the band above's top (its chain coefficient).
       if (level == end - 1)
         for (int c = s.child_start[k]; c < s.child_start[k + 1]; ++c) {
           const index_t child = lane.at(s.order[c]);
-          rows.through[child] = detail::load_as<A>(decay + child) * through;
+          store_vec(rows.through + child, load_vec<A, W>(decay + child) * through);
         }
     } else {
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        A value = rows.up[r][i] * (A(1) - w * w);
-        if (parent_in_band) value += w * rows.local[r][lane.at(p)];
-        rows.local[r][i] = value;
+        V value = load_vec<A, W>(rows.up[r] + i) * (V::fill(1) - w * w);
+        if (parent_in_band) value = mul_add(w, load_vec<A, W>(rows.local[r] + lane.at(p)), value);
+        store_vec(rows.local[r] + i, value);
       }
     }
   });
@@ -220,7 +225,7 @@ __device__ int band_count(const SampleSchedule& s, int K) { return (s.levels + K
 
 // One chain step: visit(k) for the positions of `level` (active lanes), then a barrier.
 template <class Visit>
-__device__ void chain_step(const BandBlock& block, int level, Visit visit) {
+__device__ void chain_step(const BandBlock<>& block, int level, Visit visit) {
   const SampleSchedule& s = block.s;
   for (int k = s.level_start[level] + threadIdx.x / 32; block.lane.active && k < s.level_start[level + 1];
        k += blockDim.x / 32)
@@ -239,7 +244,7 @@ template <class T, int R>
 __global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(ChannelShape shape, Schedule schedule,
                                                                         Bands bands, BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
-  const BandBlock block = band_block(shape, schedule, bands);
+  const BandBlock<> block = band_block(shape, schedule, bands);
   const Lane& lane = block.lane;
   const SampleSchedule& s = block.s;
   const int K = block.K;
@@ -275,7 +280,7 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_down_chain_kernel(Cha
                                                                           Schedule schedule, Bands bands,
                                                                           BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
-  const BandBlock block = band_block(shape, schedule, bands);
+  const BandBlock<> block = band_block(shape, schedule, bands);
   const Lane& lane = block.lane;
   const SampleSchedule& s = block.s;
   const int K = block.K;
@@ -301,58 +306,58 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_down_chain_kernel(Cha
 // Step 5: calls finish(index, has parent, decay, up values, parent's results) root first in
 // every band; a band top reads its parent's result from `local` (final at the band above's
 // bottom), other vertices from `up`, where finish has put their parent's result.
-template <class T, int R, class Finish>
-__device__ void finish_bands(const T* decay, const BandBlock& block, const BandRows<T, R>& rows, Finish finish) {
-  using A = detail::acc_t<T>;
-  const Lane& lane = block.lane;
+template <class T, int R, int W, class Finish>
+__device__ void finish_bands(const T* decay, const BandBlock<W>& block, const BandRows<T, R>& rows, Finish finish) {
+  using V = Vec<detail::acc_t<T>, W>;
+  const LaneOf<W>& lane = block.lane;
   const SampleSchedule& s = block.s;
-  const int K = block.K;
-  for_each_band_level(s, K, false, 0, [&](int k, int level, int top, int) {
+  for_each_band_level(block, false, 0, [&](int k, int level, int top, int) {
     if (!lane.active) return;
     const int v = s.order[k], p = s.parent[v];
     const index_t i = lane.at(v);
-    A up[R], parent_result[R];
+    V up[R], parent_result[R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) up[r] = rows.up[r][i];
+    for (int r = 0; r < R; ++r) up[r] = load_vec<detail::acc_t<T>, W>(rows.up[r] + i);
     if (k == 0 || p < 0) {
-      finish(i, false, A(0), up, parent_result);
+      finish(i, false, V::fill(0), up, parent_result);
       return;
     }
 #pragma unroll
-    for (int r = 0; r < R; ++r) parent_result[r] = (level == top ? rows.local[r] : rows.up[r])[lane.at(p)];
-    finish(i, true, detail::load_as<A>(decay + i), up, parent_result);
+    for (int r = 0; r < R; ++r)
+      parent_result[r] = load_vec<detail::acc_t<T>, W>((level == top ? rows.local[r] : rows.up[r]) + lane.at(p));
+    finish(i, true, load_vec<detail::acc_t<T>, W>(decay + i), up, parent_result);
   });
 }
 
-template <class T>
+template <class T, int W>
 __global__ void __launch_bounds__(kMaxBandWarps * 32) band_forward_finish_kernel(ChannelShape shape, const T* decay,
                                                                               Schedule schedule, Bands bands,
                                                                               BandRows<T, 1> rows, T* y) {
-  using A = detail::acc_t<T>;
-  finish_bands(decay, band_block(shape, schedule, bands), rows,
-               [&](index_t i, bool has_parent, A w, const A (&up)[1], const A (&yp)[1]) {
-                 store_result(y, rows.up[0], i, has_parent ? up[0] * (A(1) - w * w) + w * yp[0] : up[0]);
+  using V = Vec<detail::acc_t<T>, W>;
+  finish_bands(decay, band_block<W>(shape, schedule, bands), rows,
+               [&](index_t i, bool has_parent, const V& w, const V (&up)[1], const V (&yp)[1]) {
+                 store_result(y, rows.up[0], i, has_parent ? mul_add(w, yp[0], up[0] * (V::fill(1) - w * w)) : up[0]);
                });
 }
 
-template <class T>
+template <class T, int W>
 __global__ void __launch_bounds__(kMaxBandWarps * 32) band_backward_finish_kernel(ChannelShape shape, const T* decay,
                                                                                Schedule schedule, Bands bands,
                                                                                BandRows<T, 2> rows, T* grad_x,
                                                                                T* grad_decay) {
-  using A = detail::acc_t<T>;
-  finish_bands(decay, band_block(shape, schedule, bands), rows,
-               [&](index_t i, bool has_parent, A w, const A (&up)[2], const A (&parent)[2]) {
-                 const A ux = up[0], ug = up[1];
+  using V = Vec<detail::acc_t<T>, W>;
+  finish_bands(decay, band_block<W>(shape, schedule, bands), rows,
+               [&](index_t i, bool has_parent, const V& w, const V (&up)[2], const V (&parent)[2]) {
+                 const V ux = up[0], ug = up[1];
                  if (!has_parent) {
-                   grad_decay[i] = detail::store_as<T>(A(0));  // the root owns no edge
+                   store_vec(grad_decay + i, V::fill(0));  // the root owns no edge
                    store_result(grad_x, rows.up[1], i, ug);
                    return;
                  }
-                 const A yp = parent[0], gp = parent[1];
-                 grad_decay[i] = detail::store_as<T>(ug * (yp - w * ux) + ux * (gp - w * ug));
-                 rows.up[0][i] = ux * (A(1) - w * w) + w * yp;
-                 store_result(grad_x, rows.up[1], i, ug * (A(1) - w * w) + w * gp);
+                 const V yp = parent[0], gp = parent[1], keep = V::fill(1) - w * w;
+                 store_vec(grad_decay + i, mul_add(ug, yp - w * ux, ux * (gp - w * ug)));
+                 store_vec(rows.up[0] + i, mul_add(w, yp, ux * keep));
+                 store_result(grad_x, rows.up[1], i, mul_add(w, gp, ug * keep));
                });
 }
 
@@ -367,21 +372,37 @@ BandRows<T, R> take_band_rows(detail::WorkspaceLayout& w, ChannelShape shape) {
   return rows;
 }
 
-// Runs steps 1-4 (bands already laid out in the workspace, rows' in/up set); the caller launches
-// step 5 on plan.sweep.
+// Channels a lane takes in the sweeps and the finish, given what the rows allow (lane_width):
+// pairs, but in the backward (R = 2) only with up to 8 warps a block. H100, fp32, forward /
+// backward ms, a lane per channel -> per pair, same runs: 2 x 320 x 100x168 1.04-1.07 / 1.35-1.36
+// -> 0.91 / 1.18, 16 x 160 x 128x128 1.98 / 2.75 -> 1.83 / 2.63, 8 x 160 x 56x56 0.36 / 0.49 ->
+// 0.33 / 0.45 (8 warps); 1 x 192 x 200x336 1.27 / 1.63 -> 1.26 / 1.73, 2 x 192 x 200x336
+// 1.74 / 2.32 -> 1.64 / 2.37 (32 and 16 warps: the backward loses). The chains, a few blocks
+// bound by their dependent steps, keep a lane per channel.
+template <int R>
+int band_sweep_width(const BandPlan& plan, int width) {
+  return R == 2 && plan.warps > 8 ? 1 : width;
+}
+
+// Runs steps 1-4 (bands already laid out in the workspace, rows' in/up set), the sweeps with
+// `width` channels a lane (band_sweep_width); the caller launches step 5 on plan.sweep.
 template <class T, int R>
 void run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedule, const BandPlan& plan,
-                     const Bands& bands, const BandRows<T, R>& rows, cudaStream_t stream) {
+                     const Bands& bands, const BandRows<T, R>& rows, int width, cudaStream_t stream) {
   bands_kernel<<<dim3(detail::blocks_for(shape.vertices, kBandSetupThreads), static_cast<unsigned>(shape.batch)),
                  kBandSetupThreads, 0, stream>>>(shape, schedule, bands);
   detail::check_launch("bands_kernel");
   const unsigned threads = plan.warps * 32;
-  band_sweep_kernel<T, R, false><<<plan.sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
-  detail::check_launch("band_sweep_kernel");
+  const auto sweep = [&](auto final) {
+    constexpr bool kFinal = decltype(final)::value;
+    const auto kernel = width == 2 ? band_sweep_kernel<T, R, kFinal, 2> : band_sweep_kernel<T, R, kFinal, 1>;
+    kernel<<<plan.sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
+    detail::check_launch("band_sweep_kernel");
+  };
+  sweep(std::false_type{});
   band_up_chain_kernel<T, R><<<plan.chain_blocks, threads, 0, stream>>>(shape, schedule, bands, rows);
   detail::check_launch("band_up_chain_kernel");
-  band_sweep_kernel<T, R, true><<<plan.sweep, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
-  detail::check_launch("band_sweep_kernel");
+  sweep(std::true_type{});
   band_down_chain_kernel<T, R><<<plan.chain_blocks, threads, 0, stream>>>(shape, decay, schedule, bands, rows);
   detail::check_launch("band_down_chain_kernel");
 }

@@ -3,6 +3,7 @@
 // accumulation type.
 #pragma once
 
+#include <cstdint>
 #include <type_traits>
 
 #include "common.cuh"
@@ -39,6 +40,21 @@ inline void check_sample_size(ChannelShape shape) {
   GROOT_CHECK(shape.vertices * shape.channels < (index_t(1) << 32), "x: ", shape.vertices, " vertices x ",
               shape.channels, " channels a sample is 2^32 elements or more; the GPU scan of token-major rows indexes ",
               "a sample with 32 bits");
+}
+
+// Channels a lane takes: 2 where D is even and every row is aligned for pairs, else 1. Pairs
+// halve a level step's instructions per vertex (schedule reads, address arithmetic); four a lane
+// measured no better than two where the blocks are few and slower where they are many (more
+// registers, less residency). H100, fp32, level walk, forward / backward ms, a lane per channel ->
+// per pair, same runs: 128 x 160 x 56x56 0.85 / 1.36 -> 0.76 / 1.32, 128 x 640 x 14x14
+// 0.22 / 0.37 -> 0.20 / 0.36, 64 x 160 x 56x56 0.76 / 0.86 -> 0.62 / 0.80, 32 x 320 x 28x28
+// 0.31 / 0.34 -> 0.25 / 0.30; bfloat16 rows no faster. The band scan's sweeps: see
+// band_sweep_width.
+template <class... Rows>
+int lane_width(ChannelShape shape, const Rows*... rows) {
+  const bool pairs = shape.channels % 2 == 0 &&
+                     ((reinterpret_cast<std::uintptr_t>(rows) % (2 * sizeof(Rows)) == 0) && ...);
+  return pairs ? 2 : 1;
 }
 
 template <int W = 1>
@@ -90,9 +106,15 @@ struct Vec {
     for (int j = 0; j < W; ++j) out.v[j] = op(a.v[j], b.v[j]);
     return out;
   }
-  __device__ friend Vec operator+(const Vec& a, const Vec& b) { return zip(a, b, [](A x, A y) { return add_rn(x, y); }); }
-  __device__ friend Vec operator-(const Vec& a, const Vec& b) { return zip(a, b, [](A x, A y) { return sub_rn(x, y); }); }
-  __device__ friend Vec operator*(const Vec& a, const Vec& b) { return zip(a, b, [](A x, A y) { return mul_rn(x, y); }); }
+  __device__ friend Vec operator+(const Vec& a, const Vec& b) {
+    return zip(a, b, [](A x, A y) { return add_rn(x, y); });
+  }
+  __device__ friend Vec operator-(const Vec& a, const Vec& b) {
+    return zip(a, b, [](A x, A y) { return sub_rn(x, y); });
+  }
+  __device__ friend Vec operator*(const Vec& a, const Vec& b) {
+    return zip(a, b, [](A x, A y) { return mul_rn(x, y); });
+  }
   // a * b + c in one rounding.
   __device__ friend Vec mul_add(const Vec& a, const Vec& b, Vec c) {
 #pragma unroll

@@ -21,7 +21,6 @@
 #include "common.cuh"
 #include "scan_schedule.cuh"
 
-#include <cstdint>
 #include <type_traits>
 
 namespace groot::cuda {
@@ -215,20 +214,6 @@ bool stages_schedule(ChannelShape shape) {
 template <int W>
 using Width = std::integral_constant<int, W>;
 
-// Channels a lane takes: 2 where D is even and every row is aligned for pairs, else 1. Pairs
-// halve the level steps' instructions per vertex; four a lane measured no better than two where
-// the blocks are few and slower where they are many (more registers, less residency). H100, fp32,
-// forward / backward ms, a lane per channel -> per pair, same runs: 128 x 160 x 56x56
-// 0.93-0.94 / 1.46-1.48 -> 0.83 / 1.39, 128 x 1280 x 7x7 0.15 / 0.20-0.21 -> 0.13 / 0.17-0.20,
-// 64 x 160 x 56x56 0.83-0.85 / 0.93 -> 0.70 / 0.87-0.89, 16 x 640 x 32x32 0.35 / 0.39 -> 0.32 /
-// 0.37; bfloat16 rows no faster.
-template <class... Rows>
-int lane_width(ChannelShape shape, const Rows*... rows) {
-  const bool pairs = shape.channels % 2 == 0 &&
-                     ((reinterpret_cast<std::uintptr_t>(rows) % (2 * sizeof(Rows)) == 0) && ...);
-  return pairs ? 2 : 1;
-}
-
 // Launches the level walk kernel_of(staged, width) over its blocks, the schedule staged where it pays.
 template <class KernelOf, class... Args>
 void launch_level_walk(ChannelShape shape, int width, KernelOf kernel_of, const char* name, cudaStream_t stream,
@@ -275,21 +260,24 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
   detail::WorkspaceLayout w(workspace);
   const Schedule s = build_schedule(w, shape, order, parent, stream);
   A* up = carry_rows(w, shape, y);
+  const int width = lane_width(shape, x, decay, y, up);
   if (const BandPlan plan = mode == ScanMode::all ? band_plan(shape) : BandPlan{}; plan.levels_per_band > 0) {
     const Bands bands = take_bands(w, shape, plan.levels_per_band);
     BandRows<T, 1> rows = take_band_rows<T, 1>(w, shape);
     rows.in[0] = x;
     rows.up[0] = up;
-    run_band_sweeps(shape, decay, s, plan, bands, rows, stream);
-    band_forward_finish_kernel<T><<<plan.sweep, plan.warps * 32, 0, stream>>>(shape, decay, s, bands, rows, y);
+    const int band_width = band_sweep_width<1>(plan, width);
+    run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
+    const auto finish = band_width == 2 ? band_forward_finish_kernel<T, 2> : band_forward_finish_kernel<T, 1>;
+    finish<<<plan.sweep, plan.warps * 32, 0, stream>>>(shape, decay, s, bands, rows, y);
     detail::check_launch("band_forward_finish_kernel");
     return;
   }
   const auto kernel_of = [](auto staged, auto width) {
     return channels_last_forward_kernel<T, decltype(staged)::value, decltype(width)::value>;
   };
-  launch_level_walk(shape, lane_width(shape, x, decay, y, up), kernel_of, "channels_last_forward_kernel", stream,
-                    shape, x, decay, s, mode, y, up);
+  launch_level_walk(shape, width, kernel_of, "channels_last_forward_kernel", stream, shape, x, decay, s, mode, y,
+                    up);
 }
 
 template <class T>
@@ -303,6 +291,7 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
   const Schedule s = build_schedule(w, shape, order, parent, stream);
   A* up_x = w.take<A>(static_cast<std::size_t>(shape.numel()));
   A* up_g = carry_rows(w, shape, grad_x);
+  const int width = lane_width(shape, grad_y, x, decay, grad_x, grad_decay, up_x, up_g);
   if (const BandPlan plan = mode == ScanMode::all ? band_plan(shape) : BandPlan{}; plan.levels_per_band > 0) {
     const Bands bands = take_bands(w, shape, plan.levels_per_band);
     BandRows<T, 2> rows = take_band_rows<T, 2>(w, shape);
@@ -310,18 +299,18 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
     rows.in[1] = grad_y;
     rows.up[0] = up_x;
     rows.up[1] = up_g;
-    run_band_sweeps(shape, decay, s, plan, bands, rows, stream);
-    band_backward_finish_kernel<T><<<plan.sweep, plan.warps * 32, 0, stream>>>(shape, decay, s, bands, rows, grad_x,
-                                                                               grad_decay);
+    const int band_width = band_sweep_width<2>(plan, width);
+    run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
+    const auto finish = band_width == 2 ? band_backward_finish_kernel<T, 2> : band_backward_finish_kernel<T, 1>;
+    finish<<<plan.sweep, plan.warps * 32, 0, stream>>>(shape, decay, s, bands, rows, grad_x, grad_decay);
     detail::check_launch("band_backward_finish_kernel");
     return;
   }
   const auto kernel_of = [](auto staged, auto width) {
     return channels_last_backward_kernel<T, decltype(staged)::value, decltype(width)::value>;
   };
-  launch_level_walk(shape, lane_width(shape, grad_y, x, decay, grad_x, grad_decay, up_x, up_g), kernel_of,
-                    "channels_last_backward_kernel", stream, shape, grad_y, x, decay, s, mode, grad_x, grad_decay,
-                    up_x, up_g);
+  launch_level_walk(shape, width, kernel_of, "channels_last_backward_kernel", stream, shape, grad_y, x, decay, s,
+                    mode, grad_x, grad_decay, up_x, up_g);
 }
 
 #define GROOT_INSTANTIATE(T)                                                                                \

@@ -44,6 +44,10 @@ def main() -> None:
             gc.tree_scan(x, decay, tree, mode).square().sum().backward()
             for x_cl, decay_cl in token_major:
                 gc.tree_scan(x_cl, decay_cl, tree, mode).square().sum().backward()
+    # Depth bands whose backward sweeps also take pairs: 18 blocks of 8 warps.
+    tree = gc.grid_tree(torch.randn(9, 4, 40, 40, device="cuda"))
+    x = torch.randn(9, 1600, 64, device="cuda").transpose(1, 2).requires_grad_()
+    gc.tree_scan(x, torch.rand_like(x).requires_grad_(), tree).square().sum().backward()
     gc.sequence_edges(100, 3, device="cuda")
     if "--valid-only" not in sys.argv:
         run_invalid_inputs()

@@ -215,12 +215,14 @@ def test_scan_matches_cpu(layout, channels, mode, dtype, shape):
 @pytest.mark.parametrize("mode", ["all", "root"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("offset", [1, 2, 3])
-def test_scan_of_token_major_rows_at_an_unaligned_address(mode, dtype, offset):
+@pytest.mark.parametrize(("batch", "h", "w"), [(3, 11, 13), (9, 40, 40)])
+def test_scan_of_token_major_rows_at_an_unaligned_address(mode, dtype, offset, batch, h, w):
     # A lane per pair of channels reads the pair as one vector access; rows that start an odd
     # number of elements into their storage are not aligned for it and take a lane per channel.
-    # Either way the results are the same, bit for bit. (Under 192 vertices the `all` scan takes the
-    # level walk, as `root` always does, not the depth bands.)
-    batch, channels, h, w = 3, 64, 11, 13
+    # Either way the results are the same, bit for bit. Under 192 vertices the `all` scan takes the
+    # level walk, as `root` always does; at 40x40 it runs in depth bands (18 blocks of 8 warps: the
+    # backward's sweeps take pairs too).
+    channels = 64
     tree = random_tree(batch, h, w, "cpu")
     x, decay, grad = (torch.randn(batch, channels, h * w, dtype=torch.float64) for _ in range(3))
     decay = decay.sigmoid() * 0.98
@@ -302,12 +304,15 @@ def test_scan_of_a_star_wider_than_16_bits(layout, mode):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
-def test_band_scan_of_a_deep_tree(dtype):
+@pytest.mark.parametrize(("batch", "channels"), [(2, 37), (2, 38), (9, 64)])
+def test_band_scan_of_a_deep_tree(dtype, batch, channels):
     # Few channel blocks and a deep tree: the token-major `all` scan runs in depth bands
-    # (band_scan.cuh). Forward and backward against the CPU core in float64, twice, bit for bit.
-    h, w, channels = 120, 90, 37
-    tree = random_tree(2, h, w, "cpu")
-    x, decay, grad = (torch.randn(2, channels, h * w, dtype=torch.float64) for _ in range(3))
+    # (band_scan.cuh), its sweeps with a lane per channel (37) or per pair (38: the forward's; 64
+    # channels of 9 samples: 18 blocks of 8 warps, the backward's too). Forward and backward
+    # against the CPU core in float64, twice, bit for bit.
+    h, w = 120, 90
+    tree = random_tree(batch, h, w, "cpu")
+    x, decay, grad = (torch.randn(batch, channels, h * w, dtype=torch.float64) for _ in range(3))
     decay = decay.sigmoid() * 0.98
     expected = [gc.tree_scan(x, decay, tree)]
     expected += torch.ops.groot.tree_scan_backward(grad, x, decay, tree.order, tree.parent, "all")
