@@ -1,6 +1,7 @@
 // Borůvka's minimum spanning tree on the device: one thread block per graph when the graphs are
-// many, or, when they are too few to fill the GPU, every graph over the whole GPU in one
-// cooperative launch whose steps meet at grid-wide barriers (spread_over_grid()).
+// many (its per-vertex arrays in shared memory where they fit), or, when they are too few to fill
+// the GPU, every graph over the whole GPU in one cooperative launch whose steps meet at grid-wide
+// barriers (spread_over_grid()).
 //
 // Each round, every component finds its lightest outgoing edge under the strict order
 // (weight, edge index) by atomicMin: float weights pack both into one 64-bit key; double weights
@@ -31,6 +32,7 @@ constexpr key_t kNoKey = ~key_t(0);
 struct GraphWorkspace {
   int* label;     // component label of each vertex (a vertex id)
   int* hook;      // per root: the root it joins this round
+  int* next;      // block kernel: the hooks being settled or flattened (it and `hook` swap roles)
   key_t* lightest_key;
   int* lightest_edge;  // double weights only
   int* in_tree;   // per edge: 1 if chosen
@@ -52,9 +54,9 @@ std::size_t scan_temp_bytes(GraphShape shape) {
 GraphWorkspace layout(detail::WorkspaceLayout& w, GraphShape shape) {
   const auto graphs = static_cast<std::size_t>(shape.batch);
   const auto L = static_cast<std::size_t>(shape.vertices), E = static_cast<std::size_t>(shape.edges);
-  GraphWorkspace ws{w.take<int>(graphs * L), w.take<int>(graphs * L), w.take<key_t>(graphs * L),
-                    w.take<int>(graphs * L), w.take<int>(graphs * E), w.take<int>(2),
-                    w.take<int>(graphs * E)};
+  GraphWorkspace ws{w.take<int>(graphs * L),   w.take<int>(graphs * L), w.take<int>(graphs * L),
+                    w.take<key_t>(graphs * L), w.take<int>(graphs * L), w.take<int>(graphs * E),
+                    w.take<int>(2),            w.take<int>(graphs * E)};
   ws.scan_temp_bytes = scan_temp_bytes(shape);
   ws.scan_temp = w.take<unsigned char>(ws.scan_temp_bytes);
   return ws;
@@ -75,6 +77,7 @@ struct Graph {
   const T* weights;
   int* label;
   int* hook;
+  int* next;
   key_t* lightest_key;
   int* lightest_edge;
   int* in_tree;
@@ -87,9 +90,20 @@ struct Graph {
         weights(all_weights + b * E),
         label(ws.label + b * L),
         hook(ws.hook + b * L),
+        next(ws.next + b * L),
         lightest_key(ws.lightest_key + b * L),
         lightest_edge(ws.lightest_edge + b * L),
         in_tree(ws.in_tree + b * E) {}
+
+  // Points the per-vertex arrays at `shared` (component_bytes<T>(L) of it): a block that holds a
+  // whole graph's components then runs each round's atomics and hook chasing on chip.
+  __device__ void keep_components_in(unsigned char* shared) {
+    lightest_key = reinterpret_cast<key_t*>(shared);
+    label = reinterpret_cast<int*>(lightest_key + L);
+    hook = label + L;
+    next = hook + L;
+    lightest_edge = next + L;  // double weights only
+  }
 
   __device__ bool endpoints(int e, int& u, int& v) const {
     u = static_cast<int>(edges[2 * e]);
@@ -141,12 +155,15 @@ struct Graph {
     in_tree[e] = 1;
     return true;
   }
-  // Two components that picked the same edge point at each other: the smaller stays root. In a
-  // pair only the smaller writes, and what the others read of it cannot change their own test,
-  // so one step settles every pair.
-  __device__ void settle_mutual(int c) const {
+  // Two components that picked the same edge point at each other: the smaller stays root.
+  __device__ int settled_hook(int c) const {
     const int h = hook[c];
-    if (h != c && c < h && hook[h] == c) hook[c] = c;
+    return h != c && c < h && hook[h] == c ? c : h;
+  }
+  // Settles c in place (the grid kernel): in a pair only the smaller writes, and what the others
+  // read of it cannot change their own test, so one step settles every pair.
+  __device__ void settle_mutual(int c) const {
+    if (const int h = settled_hook(c); h != hook[c]) hook[c] = h;
   }
   // Follows the hooks to the root (they form a forest once mutual picks are settled); shortcuts
   // other threads write meanwhile only skip ancestors. The block kernel jumps pointers instead.
@@ -162,10 +179,26 @@ struct Graph {
   }
 };
 
+// Shared memory a block needs to hold a graph's per-vertex arrays (Graph::keep_components_in):
+// graphs of up to ~11 000 vertices (float weights). The edges stay in global memory. H100, ms a
+// call with the tree written out, components in global -> shared memory, same runs: 128 x 56x56
+// 0.101 -> 0.085, 128 x 28x28 0.051 -> 0.048, 1 x 50x84 0.094 -> 0.087, 1 x 100x120 0.226 ->
+// 0.190 (the grid kernel: 0.100). Settling and flattening the hooks in place, as before, raced
+// (benignly) between threads; racecheck sees shared memory, so they now write a second array and
+// swap (copying it back instead cost 128 x 28x28 0.044 -> 0.065 ms).
 template <class T>
+std::size_t component_bytes(index_t L) {
+  return std::size_t(L) * (sizeof(key_t) + 3 * sizeof(int) + (kPackedKey<T> ? 0 : sizeof(int)));
+}
+
+template <class T, bool kShared>
 __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, const index_t* all_edges,
                                                            const T* all_weights, GraphWorkspace ws) {
-  const Graph<T> g(shape, all_edges, all_weights, ws, blockIdx.x);
+  Graph<T> g(shape, all_edges, all_weights, ws, blockIdx.x);
+  if constexpr (kShared) {
+    extern __shared__ __align__(8) unsigned char components[];
+    g.keep_components_in(components);
+  }
   __shared__ int picked, moved;
   auto each = [&](int count, auto&& step) {
     for (int i = threadIdx.x; i < count; i += kThreads) step(i);
@@ -183,18 +216,25 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
       if (g.hook_component(c)) atomicOr(&picked, 1);
     });
     if (!picked) break;
-    each(g.L, [&](int c) { g.settle_mutual(c); });
+    // Settling and each pointer jump read `hook` and write `next`, and then the two swap: no thread
+    // reads a hook that another writes in the same step.
+    const auto swap_hooks = [&] {
+      int* const settled = g.next;
+      g.next = g.hook;
+      g.hook = settled;
+    };
+    each(g.L, [&](int c) { g.next[c] = g.settled_hook(c); });
+    swap_hooks();
     do {  // pointer jumping flattens the hooks
       __syncthreads();  // every thread has read the last round's `moved`
       if (threadIdx.x == 0) moved = 0;
       __syncthreads();
       each(g.L, [&](int c) {
         const int h = g.hook[c], hh = g.hook[h];
-        if (hh != h) {
-          g.hook[c] = hh;
-          atomicOr(&moved, 1);
-        }
+        g.next[c] = hh;
+        if (hh != h) atomicOr(&moved, 1);
       });
+      swap_hooks();
     } while (moved);
     each(g.L, [&](int v) { g.relabel(v); });
   }
@@ -308,10 +348,16 @@ void minimum_spanning_tree(GraphShape shape, const index_t* edges, const T* weig
   detail::WorkspaceLayout w(workspace);
   const GraphWorkspace ws = layout(w, shape);
   const auto graphs = static_cast<unsigned>(shape.batch);
+  const std::size_t shared = component_bytes<T>(shape.vertices);
   if (spread_over_grid(shape)) {
     run_over_grid(shape, edges, weights, ws, stream);
   } else {
-    boruvka_kernel<T><<<graphs, kThreads, 0, stream>>>(shape, edges, weights, ws);
+    const bool on_chip = detail::fits_in_shared(boruvka_kernel<T, true>, shared);
+    const auto kernel = on_chip ? boruvka_kernel<T, true> : boruvka_kernel<T, false>;
+    if (on_chip)
+      detail::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
+                    "cudaFuncSetAttribute");
+    kernel<<<graphs, kThreads, on_chip ? shared : 0, stream>>>(shape, edges, weights, ws);
     detail::check_launch("boruvka_kernel");
   }
   if (shape.edges == 0) {  // no edge to choose: every slot is empty

@@ -44,6 +44,9 @@ def main() -> None:
             gc.tree_scan(x, decay, tree, mode).square().sum().backward()
             for x_cl, decay_cl in token_major:
                 gc.tree_scan(x_cl, decay_cl, tree, mode).square().sum().backward()
+    # Borůvka with a block per graph, the graphs too large for its shared-memory arrays.
+    edges = gc.grid_edges(130, 130, device="cuda")
+    gc.minimum_spanning_tree(edges, torch.rand(16, edges.shape[0], device="cuda"), 130 * 130)
     # Depth bands whose backward sweeps also take pairs: 18 blocks of 8 warps.
     tree = gc.grid_tree(torch.randn(9, 4, 40, 40, device="cuda"))
     x = torch.randn(9, 1600, 64, device="cuda").transpose(1, 2).requires_grad_()
