@@ -2,9 +2,10 @@
 
     compute-sanitizer --tool memcheck python tests/cuda/sanitizer_workload.py
     compute-sanitizer --tool racecheck python tests/cuda/sanitizer_workload.py --valid-only
+    compute-sanitizer --tool initcheck python tests/cuda/sanitizer_workload.py --valid-only
 
 Inputs that are no tree are part of the memcheck run (they must stay in bounds); their results
-are unspecified, so racecheck runs on valid inputs only.
+are unspecified, so racecheck and initcheck run on valid inputs only.
 """
 
 import sys

@@ -1,7 +1,8 @@
 """The CUDA kernels against the CPU core (itself tested against brute force in tests/core).
 
 Marked ``cuda``: skipped only when no GPU is visible. Run on a GPU machine with
-``pytest tests/cuda``; the GPU suite also runs under compute-sanitizer (memcheck, racecheck).
+``pytest tests/cuda``; the GPU suite also runs under compute-sanitizer (memcheck, racecheck,
+initcheck).
 """
 
 from __future__ import annotations
