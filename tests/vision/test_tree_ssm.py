@@ -161,3 +161,10 @@ def test_initialisation_follows_mamba() -> None:
     assert torch.equal(layer.A_logs, torch.zeros(128, 1))  # A = -1 with one state
     assert torch.equal(layer.Ds, torch.ones(128))
     assert layer.dt_rank == 4 and layer.x_proj_weight.shape == (1, 4 + 2, 128)
+
+
+@pytest.mark.parametrize("d_conv", [0, 2, 4])
+def test_even_or_empty_convolution_is_refused(d_conv: int) -> None:
+    # An even kernel with padding (k - 1) // 2 would shrink the grid that the tree is built on.
+    with pytest.raises(ValueError, match="d_conv must be a positive odd kernel size"):
+        TreeSSM(8, d_conv=d_conv)

@@ -108,7 +108,7 @@ class TreeSSM(nn.Module):
     Args:
         dim: input/output channels C.
         ssm_ratio: inner width D = ssm_ratio * C.
-        d_conv: depthwise conv kernel size.
+        d_conv: depthwise conv kernel size (odd, so that the grid keeps its size).
         dt_min, dt_max, dt_init_floor: range of Mamba's initial step sizes.
         scan: ``"tree"`` (paper), ``"raster"`` or ``"cross"``; see :mod:`groot_vision.grid_scans`.
         metric: distance between neighbouring tokens that the tree minimises (``"cosine"`` in the paper).
@@ -142,6 +142,10 @@ class TreeSSM(nn.Module):
         fuse_elementwise: bool | None = None,
     ) -> None:
         super().__init__()
+        if d_conv < 1 or d_conv % 2 == 0:
+            raise ValueError(
+                f"d_conv must be a positive odd kernel size (the grid keeps its size), got {d_conv}"
+            )
         inner = int(ssm_ratio * dim)
         self.dt_rank = math.ceil(dim / 16)
         self.scan = scan
