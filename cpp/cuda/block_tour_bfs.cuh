@@ -367,8 +367,7 @@ inline bool fits(index_t L) {
 inline void bfs(TreeShape shape, const index_t* trees, index_t root, index_t* order, index_t* parent,
                 cudaStream_t stream) {
   const std::size_t bytes = shared_bytes(shape.vertices);
-  detail::check(cudaFuncSetAttribute(bfs_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
-                "cudaFuncSetAttribute");
+  detail::allow_dynamic_shared(bfs_kernel, bytes);
   bfs_kernel<<<static_cast<unsigned>(shape.batch), kThreads, bytes, stream>>>(shape.vertices, trees, root, order,
                                                                                parent);
   detail::check_launch("block_tour::bfs_kernel");

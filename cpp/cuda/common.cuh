@@ -38,6 +38,13 @@ bool fits_in_shared(Kernel* kernel, std::size_t dynamic_bytes) {
          static_cast<std::size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
 }
 
+// Lets `kernel` launch with `dynamic_bytes` of shared memory (beyond 48 KB a kernel must opt in).
+template <class Kernel>
+void allow_dynamic_shared(Kernel* kernel, std::size_t dynamic_bytes) {
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(dynamic_bytes)),
+        "cudaFuncSetAttribute");
+}
+
 inline unsigned blocks_for(index_t n, int threads) {
   return static_cast<unsigned>((n + threads - 1) / threads);
 }

@@ -349,15 +349,13 @@ void minimum_spanning_tree(GraphShape shape, const index_t* edges, const T* weig
   detail::WorkspaceLayout w(workspace);
   const GraphWorkspace ws = layout(w, shape);
   const auto graphs = static_cast<unsigned>(shape.batch);
-  const std::size_t shared = component_bytes<T>(shape.vertices);
   if (spread_over_grid(shape)) {
     run_over_grid(shape, edges, weights, ws, stream);
   } else {
+    const std::size_t shared = component_bytes<T>(shape.vertices);
     const bool on_chip = detail::fits_in_shared(boruvka_kernel<T, true>, shared);
     const auto kernel = on_chip ? boruvka_kernel<T, true> : boruvka_kernel<T, false>;
-    if (on_chip)
-      detail::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
-                    "cudaFuncSetAttribute");
+    if (on_chip) detail::allow_dynamic_shared(kernel, shared);
     kernel<<<graphs, kThreads, on_chip ? shared : 0, stream>>>(shape, edges, weights, ws);
     detail::check_launch("boruvka_kernel");
   }

@@ -118,10 +118,7 @@ Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const in
   const std::size_t cache_bytes = std::size_t(shape.vertices + 1) * sizeof(unsigned short);
   const bool cached = detail::fits_in_shared(schedule_kernel, cache_bytes);
   const std::size_t shared = cached ? cache_bytes : 0;
-  if (cached)
-    detail::check(cudaFuncSetAttribute(schedule_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(shared)),
-                  "cudaFuncSetAttribute");
+  if (cached) detail::allow_dynamic_shared(schedule_kernel, shared);
   schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, shared, stream>>>(shape.vertices, cached,
                                                                                             s);
   detail::check_launch("schedule_kernel");

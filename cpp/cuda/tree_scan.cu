@@ -279,9 +279,7 @@ struct PreparedScan {
   template <class... Params, class... Args>
   void launch(const char* name, void (*kernel)(Params...), ChannelShape shape, cudaStream_t stream,
               Args... args) const {
-    detail::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(plan.shared_bytes)),
-                  "cudaFuncSetAttribute");
+    detail::allow_dynamic_shared(kernel, plan.shared_bytes);
     kernel<<<plan.blocks(shape), plan.threads(), plan.shared_bytes, stream>>>(args...);
     detail::check_launch(name);
   }

@@ -222,9 +222,7 @@ void launch_level_walk(ChannelShape shape, int width, KernelOf kernel_of, const 
   const std::size_t shared = stage ? staged_schedule_bytes<short>(shape.vertices) : 0;
   auto pick = [&](auto w) { return stage ? kernel_of(std::true_type{}, w) : kernel_of(std::false_type{}, w); };
   const auto kernel = width == 2 ? pick(Width<2>{}) : pick(Width<1>{});
-  if (stage)
-    detail::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
-                  "cudaFuncSetAttribute");
+  if (stage) detail::allow_dynamic_shared(kernel, shared);
   kernel<<<level_walk_blocks(shape), warps_per_block(shape) * 32, shared, stream>>>(args...);
   detail::check_launch(name);
 }
