@@ -169,5 +169,17 @@ __device__ SampleScheduleOf<I> stage_schedule(const Schedule& s, index_t b, int 
   return {order, parent, child_start, level_start, view.levels};
 }
 
+// Calls walk(schedule) with the block's sample's schedule: staged in shared memory (as short: the
+// launcher stages only trees under 2^15 vertices) or read from the workspace.
+template <bool kStaged, class Walk>
+__device__ void with_schedule(const Schedule& schedule, index_t b, index_t L, Walk walk) {
+  if constexpr (kStaged) {
+    extern __shared__ __align__(16) short staged_schedule[];
+    walk(stage_schedule(schedule, b, static_cast<int>(L), staged_schedule));
+  } else {
+    walk(sample_schedule(schedule, b, L));
+  }
+}
+
 }  // namespace
 }  // namespace groot::cuda

@@ -89,18 +89,6 @@ __device__ void gather_up(const S& s, const LaneOf<W>& lane, const T* const (&x)
   });
 }
 
-// Calls walk(schedule) with the block's sample's schedule: staged in shared memory (as short: the
-// launcher stages only trees under 2^15 vertices) or read from the workspace.
-template <bool kStaged, class Walk>
-__device__ void with_schedule(const Schedule& schedule, index_t b, index_t L, Walk walk) {
-  if constexpr (kStaged) {
-    extern __shared__ __align__(16) short staged_schedule[];
-    walk(stage_schedule(schedule, b, static_cast<int>(L), staged_schedule));
-  } else {
-    walk(sample_schedule(schedule, b, L));
-  }
-}
-
 template <class T, bool kStaged, int W>
 __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_forward_kernel(
     ChannelShape shape, const T* x, const T* decay, Schedule schedule, ScanMode mode, T* y,
@@ -266,9 +254,12 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
     rows.up[0] = up;
     const int band_width = band_sweep_width<1>(plan, width);
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
-    const auto finish = band_width == 2 ? band_forward_finish_kernel<T, 2> : band_forward_finish_kernel<T, 1>;
-    finish<<<plan.sweep, plan.warps * 32, 0, stream>>>(shape, decay, s, bands, rows, y);
-    detail::check_launch("band_forward_finish_kernel");
+    const auto finish_of = [&](auto staged) {
+      constexpr bool kStaged = decltype(staged)::value;
+      return band_width == 2 ? band_forward_finish_kernel<T, kStaged, 2> : band_forward_finish_kernel<T, kStaged, 1>;
+    };
+    launch_band_kernel(plan, plan.sweep, plan.warps * 32, finish_of, "band_forward_finish_kernel", stream, shape,
+                       decay, s, bands, rows, y);
     return;
   }
   const auto kernel_of = [](auto staged, auto width) {
@@ -299,9 +290,12 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
     rows.up[1] = up_g;
     const int band_width = band_sweep_width<2>(plan, width);
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
-    const auto finish = band_width == 2 ? band_backward_finish_kernel<T, 2> : band_backward_finish_kernel<T, 1>;
-    finish<<<plan.sweep, plan.warps * 32, 0, stream>>>(shape, decay, s, bands, rows, grad_x, grad_decay);
-    detail::check_launch("band_backward_finish_kernel");
+    const auto finish_of = [&](auto staged) {
+      constexpr bool kStaged = decltype(staged)::value;
+      return band_width == 2 ? band_backward_finish_kernel<T, kStaged, 2> : band_backward_finish_kernel<T, kStaged, 1>;
+    };
+    launch_band_kernel(plan, plan.sweep, plan.warps * 32, finish_of, "band_backward_finish_kernel", stream, shape,
+                       decay, s, bands, rows, grad_x, grad_decay);
     return;
   }
   const auto kernel_of = [](auto staged, auto width) {

@@ -48,7 +48,8 @@ def main() -> None:
     # Borůvka with a block per graph, the graphs too large for its shared-memory arrays.
     edges = gc.grid_edges(130, 130, device="cuda")
     gc.minimum_spanning_tree(edges, torch.rand(16, edges.shape[0], device="cuda"), 130 * 130)
-    # Depth bands whose backward sweeps also take pairs: 18 blocks of 8 warps.
+    # Depth bands whose backward sweeps also take pairs (18 blocks of 8 warps), the schedule staged
+    # in shared memory (260x260 and 100x100 above read it from the workspace).
     tree = gc.grid_tree(torch.randn(9, 4, 40, 40, device="cuda"))
     x = torch.randn(9, 1600, 64, device="cuda").transpose(1, 2).requires_grad_()
     gc.tree_scan(x, torch.rand_like(x).requires_grad_(), tree).square().sum().backward()

@@ -307,12 +307,14 @@ def test_scan_of_a_star_wider_than_16_bits(layout, mode):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize(("batch", "channels"), [(2, 37), (2, 38), (9, 64)])
-def test_band_scan_of_a_deep_tree(dtype, batch, channels):
+@pytest.mark.parametrize(("h", "w"), [(120, 90), (60, 70), (1, 6143)])
+def test_band_scan_of_a_deep_tree(dtype, batch, channels, h, w):
     # Few channel blocks and a deep tree: the token-major `all` scan runs in depth bands
     # (band_scan.cuh), its sweeps with a lane per channel (37) or per pair (38: the forward's; 64
-    # channels of 9 samples: 18 blocks of 8 warps, the backward's too). Forward and backward
+    # channels of 9 samples: 18 blocks of 8 warps, the backward's too). The band blocks read the
+    # schedule from the workspace at 120x90 and copy it into shared memory at 60x70 and for the
+    # path of 6 143 vertices (the largest tree whose schedule fits in 48 KB). Forward and backward
     # against the CPU core in float64, twice, bit for bit.
-    h, w = 120, 90
     tree = random_tree(batch, h, w, "cpu")
     x, decay, grad = (torch.randn(batch, channels, h * w, dtype=torch.float64) for _ in range(3))
     decay = decay.sigmoid() * 0.98
