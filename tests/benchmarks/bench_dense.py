@@ -252,6 +252,18 @@ def main() -> None:
                 f"{task}: GrootV-T / Swin-T time, inference {groot_infer / swin_infer:.2f}, "
                 f"training {groot_train / swin_train:.2f} (target <= 1.3)"
             )
+            # Batch-1 inference is bound by the host, which the device shares: the spread of the
+            # round-by-round ratios (each round times both backbones back to back) shows how far
+            # the medians above can be trusted.
+            pairs = list(zip(samples["GrootV-T"], samples["Swin-T"], strict=True))
+            spread = {
+                name: sorted(groot[i] / swin[i] for groot, swin in pairs)
+                for name, i in (("inference", 0), ("training", 2))
+            }
+            print(
+                f"{task}: ratios round by round, "
+                + ", ".join(f"{name} {r[0]:.2f}-{r[-1]:.2f}" for name, r in spread.items())
+            )
 
 
 if __name__ == "__main__":
