@@ -1,6 +1,7 @@
 // Borůvka's minimum spanning tree on the device: one thread block per graph when the graphs are
-// many (its per-vertex arrays in shared memory where they fit), or, when they are too few to fill
-// the GPU, every graph over the whole GPU in one cooperative launch whose steps meet at grid-wide
+// many or small (its per-vertex arrays, and with float weights its edges too, in shared memory
+// where they fit), or, when they are too few to fill the GPU and too large for one block's shared
+// memory, every graph over the whole GPU in one cooperative launch whose steps meet at grid-wide
 // barriers (spread_over_grid()).
 //
 // Each round, every component finds its lightest outgoing edge under the strict order
@@ -67,6 +68,9 @@ GraphWorkspace layout(detail::WorkspaceLayout& w, GraphShape shape) {
 template <class T>
 constexpr bool kPackedKey = sizeof(T) == 4;
 
+// An endpoint out of range, in a staged edge (16-bit vertex ids: graphs under 2^16 - 1 vertices).
+constexpr unsigned kNoVertex = 0xFFFF;
+
 // One graph's inputs and workspace, and the steps of a Borůvka round on one vertex, component
 // or edge: the block kernel loops them over a graph with barriers in between, the grid kernel
 // over every graph at once with grid-wide barriers in between.
@@ -81,6 +85,10 @@ struct Graph {
   key_t* lightest_key;
   int* lightest_edge;
   int* in_tree;
+  // Block kernel with float weights: each edge's endpoints (u | v << 16) and its weight's ordered
+  // bits, staged in shared memory by keep_edges_in (else null: read from global memory).
+  unsigned* staged_ends = nullptr;
+  unsigned* staged_bits = nullptr;
 
   __device__ Graph(GraphShape shape, const index_t* all_edges, const T* all_weights, const GraphWorkspace& ws,
                    index_t b)
@@ -105,7 +113,27 @@ struct Graph {
     lightest_edge = next + L;  // double weights only
   }
 
+  // Stages every edge into `shared` (staged_edge_bytes of it, after the components); the caller
+  // then waits at a barrier. Each pass of a round over the edges then reads no global memory.
+  __device__ void keep_edges_in(unsigned* shared) {
+    staged_ends = shared;
+    staged_bits = shared + E;
+    for (int e = threadIdx.x; e < E; e += blockDim.x) {
+      const index_t u = edges[2 * e], v = edges[2 * e + 1];
+      const unsigned su = u >= 0 && u < L ? static_cast<unsigned>(u) : kNoVertex;
+      const unsigned sv = v >= 0 && v < L ? static_cast<unsigned>(v) : kNoVertex;
+      staged_ends[e] = su | sv << 16;
+      staged_bits[e] = static_cast<unsigned>(groot::detail::ordered_bits(weights[e]));
+    }
+  }
+
   __device__ bool endpoints(int e, int& u, int& v) const {
+    if (staged_ends) {
+      const unsigned ends = staged_ends[e];
+      u = static_cast<int>(ends & 0xFFFFu);
+      v = static_cast<int>(ends >> 16);
+      return u != kNoVertex && v != kNoVertex;
+    }
     u = static_cast<int>(edges[2 * e]);
     v = static_cast<int>(edges[2 * e + 1]);
     return u >= 0 && u < L && v >= 0 && v < L;  // ids out of range: the edge is ignored
@@ -125,7 +153,7 @@ struct Graph {
   __device__ void offer_weight(int e) const {
     int u, v;
     if (!crosses(e, u, v)) return;
-    key_t key = groot::detail::ordered_bits(weights[e]);
+    key_t key = staged_bits ? staged_bits[e] : groot::detail::ordered_bits(weights[e]);
     if constexpr (kPackedKey<T>) key = key << 32 | static_cast<unsigned>(e);
     atomicMin(&lightest_key[label[u]], key);
     atomicMin(&lightest_key[label[v]], key);
@@ -188,17 +216,30 @@ struct Graph {
 // swap (on another H100, 128 x 56x56 / 128 x 28x28 / 1 x 50x84: 0.082 / 0.044 / 0.083 ms;
 // copying the array back instead, 0.099 / 0.065 / 0.090).
 template <class T>
-std::size_t component_bytes(index_t L) {
+__host__ __device__ std::size_t component_bytes(index_t L) {
   return std::size_t(L) * (sizeof(key_t) + 3 * sizeof(int) + (kPackedKey<T> ? 0 : sizeof(int)));
 }
 
-template <class T, bool kShared>
+// Shared memory for a graph's edges beside its components (Graph::keep_edges_in), or 0 where
+// they are not staged (double weights; graphs of 2^16 - 1 vertices or more).
+template <class T>
+std::size_t staged_edge_bytes(GraphShape shape) {
+  return kPackedKey<T> && shape.vertices < kNoVertex ? std::size_t(shape.edges) * 2 * sizeof(unsigned) : 0;
+}
+
+// Where the block kernel keeps a graph: its components in global or shared memory, and with
+// them in shared memory, its edges too.
+enum class OnChip { nothing, components, components_and_edges };
+
+template <class T, OnChip kOnChip>
 __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, const index_t* all_edges,
                                                            const T* all_weights, GraphWorkspace ws) {
   Graph<T> g(shape, all_edges, all_weights, ws, blockIdx.x);
-  if constexpr (kShared) {
+  if constexpr (kOnChip != OnChip::nothing) {
     extern __shared__ __align__(8) unsigned char components[];
     g.keep_components_in(components);
+    if constexpr (kOnChip == OnChip::components_and_edges)
+      g.keep_edges_in(reinterpret_cast<unsigned*>(components + component_bytes<T>(g.L)));
   }
   __shared__ int picked, moved;
   auto each = [&](int count, auto&& step) {
@@ -313,13 +354,30 @@ unsigned resident_grid_blocks() {
   return static_cast<unsigned>(per_multiprocessor * detail::device_attribute(cudaDevAttrMultiProcessorCount));
 }
 
-// A block per graph takes ~22 ns a vertex, all graphs at once; the grid kernel ~0.08 ms of
-// barriers plus ~1.5 ns a vertex of the whole batch. Measured on an H200 (ms, block / grid):
-// 1 × 32×32 0.038 / 0.050, 1 × 50×84 0.079 / 0.074, 1 × 128×128 0.324 / 0.125, 1 × 200×336
-// 1.60 / 0.35, 2 × 200×336 1.61 / 0.50, 16 × 64×64 0.081 / 0.174, 16 × 128×128 0.355 / 0.505,
-// 128 × 56×56 0.078 / 0.626. So the grid runs where 22 L > 80 000 + 1.5 B L (in ns).
+// Whether a block holds a whole graph, components and edges, in shared memory.
+template <class T>
+bool fits_on_chip(GraphShape shape) {
+  if constexpr (kPackedKey<T>) {
+    const std::size_t staged = staged_edge_bytes<T>(shape);
+    return staged > 0 && detail::fits_in_shared(boruvka_kernel<T, OnChip::components_and_edges>,
+                                                component_bytes<T>(shape.vertices) + staged);
+  } else {
+    return false;
+  }
+}
+
+// A block per graph takes ~22 ns a vertex with its edges in global memory, all graphs at once;
+// the grid kernel ~0.08 ms of barriers plus ~1.5 ns a vertex of the whole batch. Measured on an
+// H200 (ms, block / grid): 1 × 32×32 0.038 / 0.050, 1 × 50×84 0.079 / 0.074, 1 × 128×128
+// 0.324 / 0.125, 1 × 200×336 1.60 / 0.35, 2 × 200×336 1.61 / 0.50, 16 × 64×64 0.081 / 0.174,
+// 16 × 128×128 0.355 / 0.505, 128 × 56×56 0.078 / 0.626. So the grid runs where
+// 22 L > 80 000 + 1.5 B L (in ns). A block that holds the graph's edges too is faster than the grid
+// even for one graph (H100, µs with the tree written out, components on chip -> and edges, against
+// the grid: 1 × 50×84 78 -> 61 / 78, 1 × 64×64 68 -> 54 / 70, 16 × 64×64 75 -> 59 / 180,
+// 128 × 56×56 69 -> 60 / 641), so such graphs never take the grid.
+template <class T>
 bool spread_over_grid(GraphShape shape) {
-  return shape.vertices * (44 - 3 * shape.batch) > 160'000 &&
+  return !fits_on_chip<T>(shape) && shape.vertices * (44 - 3 * shape.batch) > 160'000 &&
          detail::device_attribute(cudaDevAttrCooperativeLaunch) != 0;
 }
 
@@ -332,6 +390,25 @@ void run_over_grid(GraphShape shape, const index_t* edges, const T* weights, Gra
   detail::check(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(boruvka_grid_kernel<T>), blocks,
                                             kGridThreads, args, 0, stream),
                 "boruvka_grid_kernel");
+}
+
+// A block per graph, with as much of the graph in shared memory as fits.
+template <class T>
+void run_in_blocks(GraphShape shape, const index_t* edges, const T* weights, GraphWorkspace ws, cudaStream_t stream) {
+  const auto launch = [&](auto kernel, std::size_t shared) {
+    if (shared > 0) detail::allow_dynamic_shared(kernel, shared);
+    kernel<<<static_cast<unsigned>(shape.batch), kThreads, shared, stream>>>(shape, edges, weights, ws);
+    detail::check_launch("boruvka_kernel");
+  };
+  const std::size_t components = component_bytes<T>(shape.vertices);
+  if constexpr (kPackedKey<T>) {
+    if (fits_on_chip<T>(shape))
+      return launch(boruvka_kernel<T, OnChip::components_and_edges>, components + staged_edge_bytes<T>(shape));
+  }
+  if (detail::fits_in_shared(boruvka_kernel<T, OnChip::components>, components))
+    launch(boruvka_kernel<T, OnChip::components>, components);
+  else
+    launch(boruvka_kernel<T, OnChip::nothing>, 0);
 }
 
 }  // namespace
@@ -349,15 +426,10 @@ void minimum_spanning_tree(GraphShape shape, const index_t* edges, const T* weig
   detail::WorkspaceLayout w(workspace);
   const GraphWorkspace ws = layout(w, shape);
   const auto graphs = static_cast<unsigned>(shape.batch);
-  if (spread_over_grid(shape)) {
+  if (spread_over_grid<T>(shape)) {
     run_over_grid(shape, edges, weights, ws, stream);
   } else {
-    const std::size_t shared = component_bytes<T>(shape.vertices);
-    const bool on_chip = detail::fits_in_shared(boruvka_kernel<T, true>, shared);
-    const auto kernel = on_chip ? boruvka_kernel<T, true> : boruvka_kernel<T, false>;
-    if (on_chip) detail::allow_dynamic_shared(kernel, shared);
-    kernel<<<graphs, kThreads, on_chip ? shared : 0, stream>>>(shape, edges, weights, ws);
-    detail::check_launch("boruvka_kernel");
+    run_in_blocks(shape, edges, weights, ws, stream);
   }
   if (shape.edges == 0) {  // no edge to choose: every slot is empty
     detail::check(cudaMemsetAsync(tree, 0xFF, std::size_t(shape.batch * (shape.vertices - 1) * 2) * sizeof(index_t),

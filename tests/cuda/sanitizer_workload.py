@@ -72,6 +72,12 @@ def run_invalid_inputs() -> None:
         broken[100] = torch.tensor([7, 3])
         broken[200] = broken[300]
         gc.bfs(broken[None].cuda(), n, 0)
+    # Borůvka leaves out edges with ids out of range: a path broken in two (so no tree), its
+    # edges in shared memory (50 vertices) or over the GPU (20 000).
+    for n in (50, 20_000):
+        path = torch.stack([torch.arange(n - 1), torch.arange(1, n)], dim=1)
+        path[3] = torch.tensor([n + 7, -3])
+        gc.minimum_spanning_tree(path.cuda(), torch.rand(1, n - 1, device="cuda"), n)
     order = torch.tensor([[3, 9, -4, 0, 1]], device="cuda")
     parent = torch.tensor([[2, -1, 8, 6, 0]], device="cuda")
     for x in (torch.randn(1, 2, 5, device="cuda"), torch.randn(1, 5, 2, device="cuda").transpose(1, 2)):

@@ -83,10 +83,11 @@ def test_minimum_spanning_tree_is_identical(shape, ties):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("ties", [False, True])
-@pytest.mark.parametrize("shape", [(1, 100, 60), (2, 200, 180), (16, 130, 130)])
+@pytest.mark.parametrize("shape", [(1, 100, 60), (2, 200, 180), (16, 90, 90), (16, 130, 130)])
 def test_minimum_spanning_tree_of_large_graphs(shape, ties, dtype):
     # Too few graphs to give every multiprocessor one: the rounds run over the whole GPU. Sixteen
-    # of 16 900 vertices: a block per graph, its components too large for shared memory.
+    # of 8 100 vertices: a block per graph, its components in shared memory but not its edges;
+    # sixteen of 16 900: not even its components. (Smaller graphs keep both on chip.)
     b, h, w = shape
     edges = gc.grid_edges(h, w)
     weights = torch.rand(b, edges.shape[0], dtype=dtype)
@@ -97,6 +98,24 @@ def test_minimum_spanning_tree_of_large_graphs(shape, ties, dtype):
     assert torch.equal(result.cpu(), gc.minimum_spanning_tree(edges, weights, h * w))
     per_graph = edges.expand(b, -1, -1).contiguous()
     assert torch.equal(gc.minimum_spanning_tree(per_graph.cuda(), weights.cuda(), h * w).cpu(), result.cpu())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("batch", "h", "w"), [(3, 9, 13), (1, 50, 84), (1, 200, 180)])
+def test_minimum_spanning_tree_ignores_edges_out_of_range(batch, h, w, dtype):
+    # The device cannot stop to reject an id out of range, so such an edge is left out: the tree
+    # is the CPU's over the other edges, whether the edges sit in shared memory (float weights,
+    # small graphs), in global memory, or the graph spans the GPU (200x180).
+    edges = gc.grid_edges(h, w)
+    weights = torch.rand(batch, edges.shape[0], dtype=dtype)
+    broken = edges.clone()
+    bad = torch.tensor([1, edges.shape[0] // 2, edges.shape[0] - 1])
+    broken[bad] = torch.tensor([[h * w, 0], [-1, 3], [2, h * w + 70_000]])
+    keep = torch.ones(edges.shape[0], dtype=torch.bool)
+    keep[bad] = False
+    poison_allocator()
+    result = gc.minimum_spanning_tree(broken.cuda(), weights.cuda(), h * w)
+    assert torch.equal(result.cpu(), gc.minimum_spanning_tree(edges[keep], weights[:, keep], h * w))
 
 
 def test_minimum_spanning_tree_per_graph_edges_and_float64():
