@@ -69,11 +69,11 @@ struct BandPlan {
 
 // Band blocks copy their sample's schedule into shared memory (as the level walk does,
 // stages_schedule) where it takes at most the 48 KB a block may have without opting in: trees of
-// up to ~6 000 vertices. A level step then finds positions, child ranges and parents on chip and
+// up to 6 143 vertices. A level step then finds positions, child ranges and parents on chip and
 // waits on global memory only for the values. H100, fp32, forward / backward µs, from the
 // workspace -> staged, same run: Mask R-CNN's 1 x 640 x 50x84 239-287 / 324-377 -> 216-250 /
 // 304-351, 1 x 1280 x 25x42 123 / 167 -> 107 / 150, 8 x 160 x 56x56 347 / 459 -> 292 / 408,
-// 1 x 640 x 32x32 112 / 129 -> 95 / 114; 16 x 320 x 64x64 699 / 821 either way. Larger trees
+// 1 x 640 x 32x32 112 / 129 -> 95 / 114, 2 x 320 x 50x84 274 / 364 -> 240 / 336. Larger trees
 // would hold a multiprocessor's shared memory with one or two of the many band blocks.
 constexpr std::size_t kMaxStagedBandBytes = 48 * 1024;
 
