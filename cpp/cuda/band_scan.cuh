@@ -436,12 +436,11 @@ void run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedul
   detail::check_launch("bands_kernel");
   const unsigned threads = plan.warps * 32;
   const auto sweep = [&](auto final) {
-    const auto kernel_of = [&](auto staged) {
-      constexpr bool kFinal = decltype(final)::value, kStaged = decltype(staged)::value;
-      return width == 2 ? band_sweep_kernel<T, R, kFinal, kStaged, 2> : band_sweep_kernel<T, R, kFinal, kStaged, 1>;
+    const auto kernel_of = [](auto staged, auto w) {
+      return band_sweep_kernel<T, R, decltype(final)::value, decltype(staged)::value, decltype(w)::value>;
     };
-    launch_band_kernel(plan, plan.sweep, threads, kernel_of, "band_sweep_kernel", stream, shape, decay, schedule,
-                       bands, rows);
+    launch_band_kernel(plan, plan.sweep, threads, of_width(width, kernel_of), "band_sweep_kernel", stream, shape,
+                       decay, schedule, bands, rows);
   };
   // The chains take all the warps a block may have: a chain step's positions each wait on a few
   // dependent loads, so the more warps share them out, the shorter the step. H100, the 15 scans of

@@ -58,6 +58,16 @@ int lane_width(ChannelShape shape, const Rows*... rows) {
   return pairs ? 2 : 1;
 }
 
+template <int W>
+using Width = std::integral_constant<int, W>;
+
+// kernel_of(staged, width) as a function of `staged` alone, the width (lane_width) picked at run
+// time: what the launchers of the level walk and the band scan take.
+template <class KernelOf>
+auto of_width(int width, KernelOf kernel_of) {
+  return [=](auto staged) { return width == 2 ? kernel_of(staged, Width<2>{}) : kernel_of(staged, Width<1>{}); };
+}
+
 template <int W = 1>
 __device__ LaneOf<W> block_lane(ChannelShape shape, index_t& b) {
   const index_t tiles = (shape.channels + 31) / 32;

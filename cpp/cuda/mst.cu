@@ -374,10 +374,9 @@ bool fits_on_chip(GraphShape shape) {
 // 22 L > 80 000 + 1.5 B L (in ns). A block that holds the graph's edges too is faster than the grid
 // even for one graph (H100, µs with the tree written out, components on chip -> and edges, against
 // the grid: 1 × 50×84 78 -> 61 / 78, 1 × 64×64 68 -> 54 / 70, 16 × 64×64 75 -> 59 / 180,
-// 128 × 56×56 69 -> 60 / 641), so such graphs never take the grid.
-template <class T>
-bool spread_over_grid(GraphShape shape) {
-  return !fits_on_chip<T>(shape) && shape.vertices * (44 - 3 * shape.batch) > 160'000 &&
+// 128 × 56×56 69 -> 60 / 641), so such graphs (`on_chip`: fits_on_chip) never take the grid.
+bool spread_over_grid(GraphShape shape, bool on_chip) {
+  return !on_chip && shape.vertices * (44 - 3 * shape.batch) > 160'000 &&
          detail::device_attribute(cudaDevAttrCooperativeLaunch) != 0;
 }
 
@@ -392,9 +391,11 @@ void run_over_grid(GraphShape shape, const index_t* edges, const T* weights, Gra
                 "boruvka_grid_kernel");
 }
 
-// A block per graph, with as much of the graph in shared memory as fits.
+// A block per graph, with as much of the graph in shared memory as fits (`on_chip`: all of it,
+// fits_on_chip).
 template <class T>
-void run_in_blocks(GraphShape shape, const index_t* edges, const T* weights, GraphWorkspace ws, cudaStream_t stream) {
+void run_in_blocks(GraphShape shape, const index_t* edges, const T* weights, GraphWorkspace ws, bool on_chip,
+                   cudaStream_t stream) {
   const auto launch = [&](auto kernel, std::size_t shared) {
     if (shared > 0) detail::allow_dynamic_shared(kernel, shared);
     kernel<<<static_cast<unsigned>(shape.batch), kThreads, shared, stream>>>(shape, edges, weights, ws);
@@ -402,7 +403,7 @@ void run_in_blocks(GraphShape shape, const index_t* edges, const T* weights, Gra
   };
   const std::size_t components = component_bytes<T>(shape.vertices);
   if constexpr (kPackedKey<T>) {
-    if (fits_on_chip<T>(shape))
+    if (on_chip)
       return launch(boruvka_kernel<T, OnChip::components_and_edges>, components + staged_edge_bytes<T>(shape));
   }
   if (detail::fits_in_shared(boruvka_kernel<T, OnChip::components>, components))
@@ -426,10 +427,10 @@ void minimum_spanning_tree(GraphShape shape, const index_t* edges, const T* weig
   detail::WorkspaceLayout w(workspace);
   const GraphWorkspace ws = layout(w, shape);
   const auto graphs = static_cast<unsigned>(shape.batch);
-  if (spread_over_grid<T>(shape)) {
+  if (const bool on_chip = fits_on_chip<T>(shape); spread_over_grid(shape, on_chip)) {
     run_over_grid(shape, edges, weights, ws, stream);
   } else {
-    run_in_blocks(shape, edges, weights, ws, stream);
+    run_in_blocks(shape, edges, weights, ws, on_chip, stream);
   }
   if (shape.edges == 0) {  // no edge to choose: every slot is empty
     detail::check(cudaMemsetAsync(tree, 0xFF, std::size_t(shape.batch * (shape.vertices - 1) * 2) * sizeof(index_t),

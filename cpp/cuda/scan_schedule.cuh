@@ -28,20 +28,41 @@ Schedule take_schedule(detail::WorkspaceLayout& w, ChannelShape shape) {
 
 constexpr int kScheduleItemThreads = 256;
 
+// Ids as the schedule keeps them: out of range (only in hand-made schedules), a position's vertex
+// becomes 0 and a parent -1, so that nothing reads out of bounds.
+__device__ int schedule_vertex(index_t v, index_t vertices) {
+  return v >= 0 && v < vertices ? static_cast<int>(v) : 0;
+}
+__device__ int schedule_parent(index_t p, index_t vertices) {
+  return p >= 0 && p < vertices ? static_cast<int>(p) : -1;
+}
+
+// Writes the level starts: level l + 1 starts where the first vertex of level l puts its children
+// (next_of(start)). Returns the number of levels. One thread walks it.
+template <class NextOf>
+__device__ int write_level_starts(int L, int* level_start, NextOf next_of) {
+  int levels = 0;
+  level_start[0] = 0;
+  for (int start = 0, next; start < L; start = next) {
+    next = next_of(start);
+    if (next <= start) break;  // not a BFS schedule
+    level_start[++levels] = next;
+  }
+  return levels;
+}
+
 // The per-item passes run over the whole grid (a tree of 67 000 vertices takes one
-// multiprocessor ~150 µs to walk through them; the grid, a few µs). First the ids: copied, with
-// ids out of range (only in hand-made schedules) replaced so that nothing reads out of bounds,
-// each vertex's BFS position (position is zeroed beforehand, for orders that repeat a vertex), and
-// the child counts zeroed.
+// multiprocessor ~150 µs to walk through them; the grid, a few µs). First the ids: copied
+// (schedule_vertex, schedule_parent), each vertex's BFS position (position is zeroed beforehand,
+// for orders that repeat a vertex), and the child counts zeroed.
 __global__ void __launch_bounds__(kScheduleItemThreads) schedule_ids_kernel(index_t batch, index_t vertices,
                                                                            const index_t* orders,
                                                                            const index_t* parents, Schedule s) {
   const index_t i = index_t(blockIdx.x) * kScheduleItemThreads + threadIdx.x;
   if (i >= batch * vertices) return;
-  auto valid = [&](index_t v) { return v >= 0 && v < vertices; };
-  const int v = valid(orders[i]) ? static_cast<int>(orders[i]) : 0;
+  const int v = schedule_vertex(orders[i], vertices);
   s.order[i] = v;
-  s.parent[i] = valid(parents[i]) ? static_cast<int>(parents[i]) : -1;
+  s.parent[i] = schedule_parent(parents[i], vertices);
   const index_t b = i / vertices, k = i % vertices;
   s.position[b * vertices + v] = static_cast<int>(k);
   s.child_start[b * (vertices + 1) + k] = 0;
@@ -82,23 +103,10 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vert
   }
   const bool use_cache = !__syncthreads_or(too_far);
   if (threadIdx.x == 0) {
-    // Level l+1 starts where the first vertex of level l puts its children.
     // One loop per source, so that a step waits on one load alone (~150 cycles a level when
     // both were in the loop).
-    int levels = 0;
-    level_start[0] = 0;
-    auto walk = [&](auto next_of) {
-      for (int start = 0, next; start < L; start = next) {
-        next = next_of(start);
-        if (next <= start) break;  // not a BFS schedule
-        level_start[++levels] = next;
-      }
-    };
-    if (use_cache)
-      walk([&](int k) { return k + queue_ahead[k]; });
-    else
-      walk([&](int k) { return child_start[k]; });
-    s.levels[b] = levels;
+    s.levels[b] = use_cache ? write_level_starts(L, level_start, [&](int k) { return k + queue_ahead[k]; })
+                            : write_level_starts(L, level_start, [&](int k) { return child_start[k]; });
   }
 }
 
@@ -122,16 +130,14 @@ __global__ void __launch_bounds__(kScheduleThreads) small_schedule_kernel(index_
   int* parent = order + L;      // parent of each vertex
   int* position = parent + L;   // position of each vertex
   int* child_start = position + L;
-  auto valid = [&](index_t v) { return v >= 0 && v < vertices; };
   for (int k = threadIdx.x; k < L; k += kScheduleThreads) position[k] = 0;
   __syncthreads();
   for (int k = threadIdx.x; k <= L; k += kScheduleThreads) {
     child_start[k] = 0;
     if (k == L) break;
-    const index_t o = orders[b * L + k], p = parents[b * L + k];
-    const int v = valid(o) ? static_cast<int>(o) : 0;
+    const int v = schedule_vertex(orders[b * L + k], vertices);
     order[k] = s.order[b * L + k] = v;
-    parent[k] = s.parent[b * L + k] = valid(p) ? static_cast<int>(p) : -1;
+    parent[k] = s.parent[b * L + k] = schedule_parent(parents[b * L + k], vertices);
     position[v] = k;
   }
   __syncthreads();
@@ -145,17 +151,8 @@ __global__ void __launch_bounds__(kScheduleThreads) small_schedule_kernel(index_
     if (k < L) s.position[b * L + k] = position[k];
   }
   __syncthreads();
-  if (threadIdx.x == 0) {
-    int* level_start = s.level_start + b * (L + 1);
-    int levels = 0;
-    level_start[0] = 0;
-    for (int start = 0, next; start < L; start = next) {
-      next = child_start[start];
-      if (next <= start) break;  // not a BFS schedule
-      level_start[++levels] = next;
-    }
-    s.levels[b] = levels;
-  }
+  if (threadIdx.x == 0)
+    s.levels[b] = write_level_starts(L, s.level_start + b * (L + 1), [&](int k) { return child_start[k]; });
 }
 
 // Takes the schedule's place in the workspace (as take_schedule sizes it) and fills it from

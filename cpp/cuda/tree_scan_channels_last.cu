@@ -199,17 +199,14 @@ bool stages_schedule(ChannelShape shape) {
              static_cast<std::size_t>(detail::device_attribute(cudaDevAttrMaxSharedMemoryPerMultiprocessor));
 }
 
-template <int W>
-using Width = std::integral_constant<int, W>;
-
 // Launches the level walk kernel_of(staged, width) over its blocks, the schedule staged where it pays.
 template <class KernelOf, class... Args>
 void launch_level_walk(ChannelShape shape, int width, KernelOf kernel_of, const char* name, cudaStream_t stream,
                        Args... args) {
   const bool stage = stages_schedule(shape);
   const std::size_t shared = stage ? staged_schedule_bytes<short>(shape.vertices) : 0;
-  auto pick = [&](auto w) { return stage ? kernel_of(std::true_type{}, w) : kernel_of(std::false_type{}, w); };
-  const auto kernel = width == 2 ? pick(Width<2>{}) : pick(Width<1>{});
+  const auto of_staged = of_width(width, kernel_of);
+  const auto kernel = stage ? of_staged(std::true_type{}) : of_staged(std::false_type{});
   if (stage) detail::allow_dynamic_shared(kernel, shared);
   kernel<<<level_walk_blocks(shape), warps_per_block(shape) * 32, shared, stream>>>(args...);
   detail::check_launch(name);
@@ -254,12 +251,11 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
     rows.up[0] = up;
     const int band_width = band_sweep_width<1>(plan, width);
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
-    const auto finish_of = [&](auto staged) {
-      constexpr bool kStaged = decltype(staged)::value;
-      return band_width == 2 ? band_forward_finish_kernel<T, kStaged, 2> : band_forward_finish_kernel<T, kStaged, 1>;
+    const auto finish_of = [](auto staged, auto width) {
+      return band_forward_finish_kernel<T, decltype(staged)::value, decltype(width)::value>;
     };
-    launch_band_kernel(plan, plan.sweep, plan.warps * 32, finish_of, "band_forward_finish_kernel", stream, shape,
-                       decay, s, bands, rows, y);
+    launch_band_kernel(plan, plan.sweep, plan.warps * 32, of_width(band_width, finish_of),
+                       "band_forward_finish_kernel", stream, shape, decay, s, bands, rows, y);
     return;
   }
   const auto kernel_of = [](auto staged, auto width) {
@@ -290,12 +286,11 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
     rows.up[1] = up_g;
     const int band_width = band_sweep_width<2>(plan, width);
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
-    const auto finish_of = [&](auto staged) {
-      constexpr bool kStaged = decltype(staged)::value;
-      return band_width == 2 ? band_backward_finish_kernel<T, kStaged, 2> : band_backward_finish_kernel<T, kStaged, 1>;
+    const auto finish_of = [](auto staged, auto width) {
+      return band_backward_finish_kernel<T, decltype(staged)::value, decltype(width)::value>;
     };
-    launch_band_kernel(plan, plan.sweep, plan.warps * 32, finish_of, "band_backward_finish_kernel", stream, shape,
-                       decay, s, bands, rows, grad_x, grad_decay);
+    launch_band_kernel(plan, plan.sweep, plan.warps * 32, of_width(band_width, finish_of),
+                       "band_backward_finish_kernel", stream, shape, decay, s, bands, rows, grad_x, grad_decay);
     return;
   }
   const auto kernel_of = [](auto staged, auto width) {
