@@ -64,17 +64,14 @@ struct BandPlan {
   unsigned warps = 0;
   unsigned chain_blocks = 0;
   dim3 sweep;
-  std::size_t staged_bytes = 0;  // the sample's schedule in each block's shared memory, or 0: not staged
+  std::size_t chain_staged_bytes = 0;  // the sample's schedule in a chain block's shared memory, or 0
 };
 
-// Band blocks copy their sample's schedule into shared memory (as the level walk does,
-// stages_schedule) where it takes at most the 48 KB a block may have without opting in: trees of
-// up to 6 143 vertices. A level step then finds positions, child ranges and parents on chip and
-// waits on global memory only for the values. H100, fp32, forward / backward µs, from the
-// workspace -> staged, same run: Mask R-CNN's 1 x 640 x 50x84 239-287 / 324-377 -> 216-250 /
-// 304-351, 1 x 1280 x 25x42 123 / 167 -> 107 / 150, 8 x 160 x 56x56 347 / 459 -> 292 / 408,
-// 1 x 640 x 32x32 112 / 129 -> 95 / 114, 2 x 320 x 50x84 274 / 364 -> 240 / 336. Larger trees
-// would hold a multiprocessor's shared memory with one or two of the many band blocks.
+// The chains' blocks copy their sample's whole schedule into shared memory (as the level walk
+// does, stages_schedule) where it takes at most the 48 KB a block may have without opting in:
+// trees of up to 6 143 vertices. (The sweeps and the finish stage their band's slice instead:
+// for_each_band_slice.) A chain step then finds positions and parents on chip and waits on
+// global memory only for the values.
 constexpr std::size_t kMaxStagedBandBytes = 48 * 1024;
 
 BandPlan band_plan(ChannelShape shape) {
@@ -93,7 +90,7 @@ BandPlan band_plan(ChannelShape shape) {
   const auto most_bands = static_cast<unsigned>((shape.vertices + plan.levels_per_band - 1) / plan.levels_per_band);
   plan.sweep = dim3(blocks, std::max(1u, std::min(most_bands, (64 * sms / plan.warps + blocks - 1) / blocks)));
   const std::size_t staged = staged_schedule_bytes<short>(shape.vertices);
-  if (shape.vertices < (1 << 15) - 2 && staged <= kMaxStagedBandBytes) plan.staged_bytes = staged;
+  if (shape.vertices < (1 << 15) - 2 && staged <= kMaxStagedBandBytes) plan.chain_staged_bytes = staged;
   return plan;
 }
 
@@ -144,7 +141,8 @@ struct BandRows {
 };
 
 // What a band kernel's block works on: 32 channels of one sample (a lane for each W of them), the
-// sample's schedule (S: in the workspace or staged in shared memory), and K.
+// sample's schedule (S: in the workspace, or staged in shared memory whole or a band's slice),
+// and K.
 template <int W, class S>
 struct BandBlock {
   static constexpr int kWidth = W;
@@ -154,58 +152,120 @@ struct BandBlock {
   int K;
 };
 
-// Calls body(block) with the block's BandBlock, the schedule staged in shared memory (kStaged) or
-// read from the workspace. A sweep block beyond its tree's bands (the grid is sized for the
-// deepest trees) returns before staging.
-template <bool kStaged, int W, class Body>
-__device__ void with_band_block(ChannelShape shape, const Schedule& schedule, const Bands& bands, Body body) {
+// Calls body(block) with a chain block's BandBlock, the whole schedule staged in shared memory
+// (kStaged) or read from the workspace.
+template <bool kStaged, class Body>
+__device__ void with_chain_block(ChannelShape shape, const Schedule& schedule, const Bands& bands, Body body) {
   index_t b;
-  const LaneOf<W> lane = block_lane<W>(shape, b);
-  if (static_cast<int>(blockIdx.y) * bands.levels_per_band >= schedule.levels[b]) return;
+  const Lane lane = block_lane(shape, b);
   with_schedule<kStaged>(schedule, b, shape.vertices, [&](const auto& s) {
-    body(BandBlock<W, std::decay_t<decltype(s)>>{lane, b, s, bands.levels_per_band});
+    body(BandBlock<1, std::decay_t<decltype(s)>>{lane, b, s, bands.levels_per_band});
   });
 }
 
-// Calls visit(k, level, top) for the lane's positions of each level in [top + skip, end) of the
-// bands this block owns (bands blockIdx.y, + gridDim.y, ...; [top, end) their levels), deepest
+// One band's part of its sample's schedule, staged in shared memory by the block that walks the
+// band: the positions of its levels and of the level below (order and each position's parent
+// vertex), the child ranges of its own positions and its level starts. Read as a whole schedule
+// is (SampleScheduleOf's accessors), at the positions and levels of the band.
+//
+// Before, each band block copied its sample's whole schedule where it fit in 48 KB (trees up to
+// 6 143 vertices) and read the workspace above that, Mask R-CNN's stages 1-2 included. H100, fp32,
+// forward / backward µs a call with launches, whole -> slice, same run: 1 x 160 x 200x336 (a Mask
+// R-CNN stage-1 tree) 1 157 / 1 555 -> 1 124 / 1 531 (the sweeps' kernels 489 / 622 -> 429 / 592),
+// 1 x 320 x 100x168 601 / 833 -> 559 / 818, 2 x 192 x 200x336 1 691 / 2 526 -> 1 648 / 2 494;
+// stage 3 (1 x 640 x 50x84, the whole schedule staged before) 275-295 / 372-406 either way.
+struct BandSlice {
+  const int* order;        // positions [first, level_start(end + 1))
+  const int* parent;       // parent vertex of each of those positions
+  const int* child_start;  // positions [first, level_start(end)]
+  const int* level_start;  // levels [top, end + 1]
+  int first, top, levels;
+
+  __device__ int order_at(int k) const { return order[k - first]; }
+  __device__ int parent_at(int k) const { return parent[k - first]; }
+  __device__ int child_start_at(int k) const { return child_start[k - first]; }
+  __device__ int level_start_at(int level) const { return level_start[level - top]; }
+};
+
+// Shared memory of a band block, for its slice: 24 KB, the positions of ~2 000 (a band at Mask
+// R-CNN's stage 1 holds ~1 300); a band too wide reads the workspace. Small enough that blocks of
+// 8 warps still fit 8 to a multiprocessor (H100: 228 KB, 1 KB of it reserved a block), as they
+// did without it: at 32 KB only 6 fit, and 16 x 192 x 128x128 (1 056 blocks) ran in two waves.
+constexpr std::size_t kBandSliceBytes = 24 * 1024;
+
+// Calls body(block, top, end) for each band [top, end) the block owns (bands blockIdx.y,
+// + gridDim.y, ...), the block's schedule the band's slice staged in shared memory where it fits
+// (kBandSliceBytes), else the sample's schedule in the workspace. So does a schedule that is no
+// BFS, where the band's children may lie outside the slice (child_start never decreases, so the
+// children of the band's positions lie between those of its first position and its last).
+template <int W, class Body>
+__device__ void for_each_band_slice(ChannelShape shape, const Schedule& schedule, const Bands& bands, Body body) {
+  extern __shared__ int band_slice[];
+  index_t b;
+  const LaneOf<W> lane = block_lane<W>(shape, b);
+  const SampleSchedule whole = sample_schedule(schedule, b, shape.vertices);
+  const int K = bands.levels_per_band;
+  for (int top = blockIdx.y * K; top < whole.levels; top += gridDim.y * K) {
+    const int end = min(top + K, whole.levels), below = min(end + 1, whole.levels);
+    const int first = whole.level_start[top], bottom_end = whole.level_start[end], stop = whole.level_start[below];
+    const int positions = stop - first, ranges = bottom_end - first + 1, level_starts = below - top + 1;
+    const bool children_in_slice = whole.child_start[first] >= first && whole.child_start[bottom_end] <= stop;
+    if (!children_in_slice || std::size_t(2 * positions + ranges + level_starts) * sizeof(int) > kBandSliceBytes) {
+      body(BandBlock<W, SampleSchedule>{lane, b, whole, K}, top, end);
+      continue;
+    }
+    int* order = band_slice;
+    int* parent = order + positions;
+    int* child_start = parent + positions;
+    int* level_start = child_start + ranges;
+    for (int j = threadIdx.x; j < positions; j += blockDim.x) {
+      const int v = whole.order[first + j];
+      order[j] = v;
+      parent[j] = whole.parent[v];
+    }
+    for (int j = threadIdx.x; j < ranges; j += blockDim.x) child_start[j] = whole.child_start[first + j];
+    for (int j = threadIdx.x; j < level_starts; j += blockDim.x) level_start[j] = whole.level_start[top + j];
+    __syncthreads();
+    body(BandBlock<W, BandSlice>{lane, b, {order, parent, child_start, level_start, first, top, whole.levels}, K},
+         top, end);
+    __syncthreads();  // before the next band's slice takes its place
+  }
+}
+
+// Calls visit(k, level) for the lane's positions of each level in [top + skip, end), deepest
 // level first or top first; a barrier after each level.
 template <class Block, class Visit>
-__device__ void for_each_band_level(const Block& block, bool deepest_first, int skip, Visit visit) {
+__device__ void for_each_band_level(const Block& block, int top, int end, bool deepest_first, int skip, Visit visit) {
   const auto& s = block.s;
-  const int K = block.K;
-  for (int top = blockIdx.y * K; top < s.levels; top += gridDim.y * K) {
-    const int end = min(top + K, s.levels);
-    for (int i = skip; i < end - top; ++i) {
-      const int level = deepest_first ? end - 1 - (i - skip) : top + i;
-      for_each_position(block.lane, s.level_start[level], s.level_start[level + 1],
-                        [&](int k) { visit(k, level, top, end); });
-      __syncthreads();
-    }
+  for (int i = skip; i < end - top; ++i) {
+    const int level = deepest_first ? end - 1 - (i - skip) : top + i;
+    for_each_position(block.lane, s.level_start_at(level), s.level_start_at(level + 1),
+                      [&](int k) { visit(k, level); });
+    __syncthreads();
   }
 }
 
 // Steps 1 and 3: the leaves→root sweep of every band (local: without the band below, and the
 // band's top included; final: with the final tops below, the band's top left as it is), then
 // the root→leaves sweep (local: `through`; final: `local`). The last band needs no second sweep.
-template <class T, int R, bool kFinal, bool kStaged, int W>
+template <class T, int R, bool kFinal, int W>
 __global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelShape shape, const T* decay,
                                                                      Schedule schedule, Bands bands,
                                                                      BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
   using V = Vec<A, W>;
-  with_band_block<kStaged, W>(shape, schedule, bands, [&](const auto& block) {
+  for_each_band_slice<W>(shape, schedule, bands, [&](const auto& block, int top, int end) {
     const LaneOf<W>& lane = block.lane;
     const auto& s = block.s;
-    for_each_band_level(block, true, kFinal ? 1 : 0, [&](int k, int level, int, int end) {
+    for_each_band_level(block, top, end, true, kFinal ? 1 : 0, [&](int k, int level) {
       if (!lane.active) return;
       const bool below = kFinal || level + 1 < end;
-      const int v = s.order[k];
+      const int v = s.order_at(k);
       V sum[R];
 #pragma unroll
       for (int r = 0; r < R; ++r) sum[r] = load_vec<A, W>(rows.in[r] + lane.at(v));
-      for (int c = below ? s.child_start[k] : 0; c < (below ? s.child_start[k + 1] : 0); ++c) {
-        const index_t u = lane.at(s.order[c]);
+      for (int c = below ? s.child_start_at(k) : 0; c < (below ? s.child_start_at(k + 1) : 0); ++c) {
+        const index_t u = lane.at(s.order_at(c));
         const V w = load_vec<A, W>(decay + u);
 #pragma unroll
         for (int r = 0; r < R; ++r) sum[r] = mul_add(w, load_vec<A, W>(rows.up[r] + u), sum[r]);
@@ -213,9 +273,10 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelS
 #pragma unroll
       for (int r = 0; r < R; ++r) store_vec(rows.up[r] + lane.at(v), sum[r]);
     });
-    for_each_band_level(block, false, 0, [&](int k, int level, int top, int end) {
-      if (!lane.active || end == s.levels) return;
-      const int v = s.order[k], p = s.parent[v];
+    if (end == s.levels) return;
+    for_each_band_level(block, top, end, false, 0, [&](int k, int level) {
+      if (!lane.active) return;
+      const int v = s.order_at(k), p = s.parent_at(k);
       const index_t i = lane.at(v);
       const bool has_parent = k > 0 && p >= 0, parent_in_band = has_parent && level > top;
       const V w = has_parent ? load_vec<A, W>(decay + i) : V::fill(0);
@@ -227,8 +288,8 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelS
         }
         // A top's own slot holds how much of it reaches the band above's top (its chain coefficient).
         if (level == end - 1)
-          for (int c = s.child_start[k]; c < s.child_start[k + 1]; ++c) {
-            const index_t child = lane.at(s.order[c]);
+          for (int c = s.child_start_at(k); c < s.child_start_at(k + 1); ++c) {
+            const index_t child = lane.at(s.order_at(c));
             store_vec(rows.through + child, load_vec<A, W>(decay + child) * through);
           }
       } else {
@@ -270,7 +331,7 @@ template <class T, int R, bool kStaged>
 __global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(ChannelShape shape, Schedule schedule,
                                                                         Bands bands, BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
-  with_band_block<kStaged, 1>(shape, schedule, bands, [&](const auto& block) {
+  with_chain_block<kStaged>(shape, schedule, bands, [&](const auto& block) {
     const Lane& lane = block.lane;
     const auto& s = block.s;
     const int K = block.K;
@@ -307,7 +368,7 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_down_chain_kernel(Cha
                                                                           Schedule schedule, Bands bands,
                                                                           BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
-  with_band_block<kStaged, 1>(shape, schedule, bands, [&](const auto& block) {
+  with_chain_block<kStaged>(shape, schedule, bands, [&](const auto& block) {
     const Lane& lane = block.lane;
     const auto& s = block.s;
     const int K = block.K;
@@ -334,63 +395,64 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_down_chain_kernel(Cha
 // Step 5: calls finish(index, has parent, decay, up values, parent's results) root first in
 // every band; a band top reads its parent's result from `local` (final at the band above's
 // bottom), other vertices from `up`, where finish has put their parent's result.
-template <class T, int R, class Block, class Finish>
-__device__ void finish_bands(const T* decay, const Block& block, const BandRows<T, R>& rows, Finish finish) {
-  constexpr int W = Block::kWidth;
+template <class T, int R, int W, class Finish>
+__device__ void finish_bands(ChannelShape shape, const T* decay, const Schedule& schedule, const Bands& bands,
+                             const BandRows<T, R>& rows, Finish finish) {
   using V = Vec<detail::acc_t<T>, W>;
-  const LaneOf<W>& lane = block.lane;
-  const auto& s = block.s;
-  for_each_band_level(block, false, 0, [&](int k, int level, int top, int) {
-    if (!lane.active) return;
-    const int v = s.order[k], p = s.parent[v];
-    const index_t i = lane.at(v);
-    V up[R], parent_result[R];
+  for_each_band_slice<W>(shape, schedule, bands, [&](const auto& block, int top, int end) {
+    const LaneOf<W>& lane = block.lane;
+    const auto& s = block.s;
+    for_each_band_level(block, top, end, false, 0, [&](int k, int level) {
+      if (!lane.active) return;
+      const int v = s.order_at(k), p = s.parent_at(k);
+      const index_t i = lane.at(v);
+      V up[R], parent_result[R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) up[r] = load_vec<detail::acc_t<T>, W>(rows.up[r] + i);
-    if (k == 0 || p < 0) {
-      finish(i, false, V::fill(0), up, parent_result);
-      return;
-    }
+      for (int r = 0; r < R; ++r) up[r] = load_vec<detail::acc_t<T>, W>(rows.up[r] + i);
+      if (k == 0 || p < 0) {
+        finish(i, false, V::fill(0), up, parent_result);
+        return;
+      }
 #pragma unroll
-    for (int r = 0; r < R; ++r)
-      parent_result[r] = load_vec<detail::acc_t<T>, W>((level == top ? rows.local[r] : rows.up[r]) + lane.at(p));
-    finish(i, true, load_vec<detail::acc_t<T>, W>(decay + i), up, parent_result);
-  });
-}
-
-template <class T, bool kStaged, int W>
-__global__ void __launch_bounds__(kMaxBandWarps * 32) band_forward_finish_kernel(ChannelShape shape, const T* decay,
-                                                                              Schedule schedule, Bands bands,
-                                                                              BandRows<T, 1> rows, T* y) {
-  using V = Vec<detail::acc_t<T>, W>;
-  with_band_block<kStaged, W>(shape, schedule, bands, [&](const auto& block) {
-    finish_bands(decay, block, rows, [&](index_t i, bool has_parent, const V& w, const V (&up)[1], const V (&yp)[1]) {
-      store_result(y, rows.up[0], i, has_parent ? mul_add(w, yp[0], up[0] * (V::fill(1) - w * w)) : up[0]);
+      for (int r = 0; r < R; ++r)
+        parent_result[r] = load_vec<detail::acc_t<T>, W>((level == top ? rows.local[r] : rows.up[r]) + lane.at(p));
+      finish(i, true, load_vec<detail::acc_t<T>, W>(decay + i), up, parent_result);
     });
   });
 }
 
-template <class T, bool kStaged, int W>
+template <class T, int W>
+__global__ void __launch_bounds__(kMaxBandWarps * 32) band_forward_finish_kernel(ChannelShape shape, const T* decay,
+                                                                              Schedule schedule, Bands bands,
+                                                                              BandRows<T, 1> rows, T* y) {
+  using V = Vec<detail::acc_t<T>, W>;
+  finish_bands<T, 1, W>(
+      shape, decay, schedule, bands, rows,
+      [&](index_t i, bool has_parent, const V& w, const V (&up)[1], const V (&yp)[1]) {
+        store_result(y, rows.up[0], i, has_parent ? mul_add(w, yp[0], up[0] * (V::fill(1) - w * w)) : up[0]);
+      });
+}
+
+template <class T, int W>
 __global__ void __launch_bounds__(kMaxBandWarps * 32) band_backward_finish_kernel(ChannelShape shape, const T* decay,
                                                                                Schedule schedule, Bands bands,
                                                                                BandRows<T, 2> rows, T* grad_x,
                                                                                T* grad_decay) {
   using V = Vec<detail::acc_t<T>, W>;
-  with_band_block<kStaged, W>(shape, schedule, bands, [&](const auto& block) {
-    finish_bands(decay, block, rows,
-                 [&](index_t i, bool has_parent, const V& w, const V (&up)[2], const V (&parent)[2]) {
-                   const V ux = up[0], ug = up[1];
-                   if (!has_parent) {
-                     store_vec(grad_decay + i, V::fill(0));  // the root owns no edge
-                     store_result(grad_x, rows.up[1], i, ug);
-                     return;
-                   }
-                   const V yp = parent[0], gp = parent[1], keep = V::fill(1) - w * w;
-                   store_vec(grad_decay + i, mul_add(ug, yp - w * ux, ux * (gp - w * ug)));
-                   store_vec(rows.up[0] + i, mul_add(w, yp, ux * keep));
-                   store_result(grad_x, rows.up[1], i, mul_add(w, gp, ug * keep));
-                 });
-  });
+  finish_bands<T, 2, W>(
+      shape, decay, schedule, bands, rows,
+      [&](index_t i, bool has_parent, const V& w, const V (&up)[2], const V (&parent)[2]) {
+        const V ux = up[0], ug = up[1];
+        if (!has_parent) {
+          store_vec(grad_decay + i, V::fill(0));  // the root owns no edge
+          store_result(grad_x, rows.up[1], i, ug);
+          return;
+        }
+        const V yp = parent[0], gp = parent[1], keep = V::fill(1) - w * w;
+        store_vec(grad_decay + i, mul_add(ug, yp - w * ux, ux * (gp - w * ug)));
+        store_vec(rows.up[0] + i, mul_add(w, yp, ux * keep));
+        store_result(grad_x, rows.up[1], i, mul_add(w, gp, ug * keep));
+      });
 }
 
 // Workspace of the band scan beyond the level walk's: the band links, `through` and R `local` rows.
@@ -416,46 +478,51 @@ int band_sweep_width(const BandPlan& plan, int width) {
   return R == 2 && plan.warps > 8 ? 1 : width;
 }
 
-// Launches kernel_of(staged) on `grid`, with the sample's schedule staged where the plan says.
+// Launches a sweep or finish kernel, kernel_of(width), on the plan's band grid, with room for a
+// band's slice of the schedule.
 template <class KernelOf, class... Args>
-void launch_band_kernel(const BandPlan& plan, dim3 grid, unsigned threads, KernelOf kernel_of, const char* name,
-                        cudaStream_t stream, Args... args) {
-  const auto kernel = plan.staged_bytes ? kernel_of(std::true_type{}) : kernel_of(std::false_type{});
-  kernel<<<grid, threads, plan.staged_bytes, stream>>>(args...);
+void launch_band_sweep(const BandPlan& plan, int width, KernelOf kernel_of, const char* name, cudaStream_t stream,
+                       Args... args) {
+  const auto kernel = width == 2 ? kernel_of(Width<2>{}) : kernel_of(Width<1>{});
+  kernel<<<plan.sweep, plan.warps * 32, kBandSliceBytes, stream>>>(args...);
+  detail::check_launch(name);
+}
+
+// The chains take all the warps a block may have: a chain step's positions each wait on a few
+// dependent loads, so the more warps share them out, the shorter the step. H100, the 15 scans of a
+// Mask R-CNN forward (1333x800), µs in all, with the sweeps' warps -> 32: up chains 1049 -> 954,
+// down chains 808 -> 664; 8 -> 32 warps took a 1 x 640 x 50x84 scan from 283 to 261.
+constexpr unsigned kChainThreads = kMaxBandWarps * 32;
+
+// Launches a chain kernel, kernel_of(staged), a block per sample and channel tile, the whole
+// schedule staged where the plan says.
+template <class KernelOf, class... Args>
+void launch_band_chain(const BandPlan& plan, KernelOf kernel_of, const char* name, cudaStream_t stream,
+                       Args... args) {
+  const auto kernel = plan.chain_staged_bytes ? kernel_of(std::true_type{}) : kernel_of(std::false_type{});
+  kernel<<<plan.chain_blocks, kChainThreads, plan.chain_staged_bytes, stream>>>(args...);
   detail::check_launch(name);
 }
 
 // Runs steps 1-4 (bands already laid out in the workspace, rows' in/up set), the sweeps with
-// `width` channels a lane (band_sweep_width); the caller launches step 5 (launch_band_kernel on
-// plan.sweep).
+// `width` channels a lane (band_sweep_width); the caller launches step 5 (launch_band_sweep).
 template <class T, int R>
 void run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedule, const BandPlan& plan,
                      const Bands& bands, const BandRows<T, R>& rows, int width, cudaStream_t stream) {
   bands_kernel<<<dim3(detail::blocks_for(shape.vertices, kBandSetupThreads), static_cast<unsigned>(shape.batch)),
                  kBandSetupThreads, 0, stream>>>(shape, schedule, bands);
   detail::check_launch("bands_kernel");
-  const unsigned threads = plan.warps * 32;
   const auto sweep = [&](auto final) {
-    const auto kernel_of = [](auto staged, auto w) {
-      return band_sweep_kernel<T, R, decltype(final)::value, decltype(staged)::value, decltype(w)::value>;
-    };
-    launch_band_kernel(plan, plan.sweep, threads, of_width(width, kernel_of), "band_sweep_kernel", stream, shape,
-                       decay, schedule, bands, rows);
+    const auto kernel_of = [](auto w) { return band_sweep_kernel<T, R, decltype(final)::value, decltype(w)::value>; };
+    launch_band_sweep(plan, width, kernel_of, "band_sweep_kernel", stream, shape, decay, schedule, bands, rows);
   };
-  // The chains take all the warps a block may have: a chain step's positions each wait on a few
-  // dependent loads, so the more warps share them out, the shorter the step. H100, the 15 scans of
-  // a Mask R-CNN forward (1333x800), µs in all, with the sweeps' warps -> 32: up chains 1049 ->
-  // 954, down chains 808 -> 664; 8 -> 32 warps took a 1 x 640 x 50x84 scan from 283 to 261.
-  constexpr unsigned kChainThreads = kMaxBandWarps * 32;
   sweep(std::false_type{});
-  launch_band_kernel(
-      plan, plan.chain_blocks, kChainThreads,
-      [](auto staged) { return band_up_chain_kernel<T, R, decltype(staged)::value>; }, "band_up_chain_kernel", stream,
-      shape, schedule, bands, rows);
+  launch_band_chain(
+      plan, [](auto staged) { return band_up_chain_kernel<T, R, decltype(staged)::value>; }, "band_up_chain_kernel",
+      stream, shape, schedule, bands, rows);
   sweep(std::true_type{});
-  launch_band_kernel(
-      plan, plan.chain_blocks, kChainThreads,
-      [](auto staged) { return band_down_chain_kernel<T, R, decltype(staged)::value>; }, "band_down_chain_kernel",
+  launch_band_chain(
+      plan, [](auto staged) { return band_down_chain_kernel<T, R, decltype(staged)::value>; }, "band_down_chain_kernel",
       stream, shape, decay, schedule, bands, rows);
 }
 

@@ -195,6 +195,12 @@ struct SampleScheduleOf {
   const I* child_start;
   const I* level_start;
   int levels;
+
+  // As the band kernels read a schedule (band_scan.cuh's BandSlice reads the same way).
+  __device__ int order_at(int k) const { return order[k]; }
+  __device__ int parent_at(int k) const { return parent[order[k]]; }  // of position k's vertex
+  __device__ int child_start_at(int k) const { return child_start[k]; }
+  __device__ int level_start_at(int level) const { return level_start[level]; }
 };
 using SampleSchedule = SampleScheduleOf<int>;
 

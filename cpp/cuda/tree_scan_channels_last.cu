@@ -251,11 +251,9 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
     rows.up[0] = up;
     const int band_width = band_sweep_width<1>(plan, width);
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
-    const auto finish_of = [](auto staged, auto width) {
-      return band_forward_finish_kernel<T, decltype(staged)::value, decltype(width)::value>;
-    };
-    launch_band_kernel(plan, plan.sweep, plan.warps * 32, of_width(band_width, finish_of),
-                       "band_forward_finish_kernel", stream, shape, decay, s, bands, rows, y);
+    const auto finish_of = [](auto width) { return band_forward_finish_kernel<T, decltype(width)::value>; };
+    launch_band_sweep(plan, band_width, finish_of, "band_forward_finish_kernel", stream, shape, decay, s, bands, rows,
+                      y);
     return;
   }
   const auto kernel_of = [](auto staged, auto width) {
@@ -286,11 +284,9 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
     rows.up[1] = up_g;
     const int band_width = band_sweep_width<2>(plan, width);
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
-    const auto finish_of = [](auto staged, auto width) {
-      return band_backward_finish_kernel<T, decltype(staged)::value, decltype(width)::value>;
-    };
-    launch_band_kernel(plan, plan.sweep, plan.warps * 32, of_width(band_width, finish_of),
-                       "band_backward_finish_kernel", stream, shape, decay, s, bands, rows, grad_x, grad_decay);
+    const auto finish_of = [](auto width) { return band_backward_finish_kernel<T, decltype(width)::value>; };
+    launch_band_sweep(plan, band_width, finish_of, "band_backward_finish_kernel", stream, shape, decay, s, bands, rows,
+                      grad_x, grad_decay);
     return;
   }
   const auto kernel_of = [](auto staged, auto width) {

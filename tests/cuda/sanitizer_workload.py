@@ -48,11 +48,17 @@ def main() -> None:
     # Borůvka with a block per graph, the graphs too large for its shared-memory arrays.
     edges = gc.grid_edges(130, 130, device="cuda")
     gc.minimum_spanning_tree(edges, torch.rand(16, edges.shape[0], device="cuda"), 130 * 130)
-    # Depth bands whose backward sweeps also take pairs (18 blocks of 8 warps), the schedule staged
-    # in shared memory (260x260 and 100x100 above read it from the workspace).
+    # Depth bands whose backward sweeps also take pairs (18 blocks of 8 warps), the chains' schedule
+    # staged in shared memory (260x260 and 100x100 above read it from the workspace).
     tree = gc.grid_tree(torch.randn(9, 4, 40, 40, device="cuda"))
     x = torch.randn(9, 1600, 64, device="cuda").transpose(1, 2).requires_grad_()
     gc.tree_scan(x, torch.rand_like(x).requires_grad_(), tree).square().sum().backward()
+    # A star of 20 000 leaves: one band too wide for a block's shared memory (read from the workspace).
+    order = torch.arange(20000, device="cuda").unsqueeze(0)
+    parent = torch.zeros_like(order)
+    parent[0, 0] = -1
+    x = torch.randn(1, 20000, 37, device="cuda").transpose(1, 2).requires_grad_()
+    gc.tree_scan(x, torch.rand_like(x).requires_grad_(), gc.BFS(order, parent)).square().sum().backward()
     gc.sequence_edges(100, 3, device="cuda")
     if "--valid-only" not in sys.argv:
         run_invalid_inputs()
@@ -78,6 +84,11 @@ def run_invalid_inputs() -> None:
         path = torch.stack([torch.arange(n - 1), torch.arange(1, n)], dim=1)
         path[3] = torch.tensor([n + 7, -3])
         gc.minimum_spanning_tree(path.cuda(), torch.rand(1, n - 1, device="cuda"), n)
+    # A path of 500 vertices in shuffled order, no BFS: the band scan's sweeps must stay in bounds.
+    order = torch.randperm(500, device="cuda")[None]
+    parent = torch.arange(-1, 499, device="cuda")[None]
+    x = torch.randn(1, 500, 37, device="cuda").transpose(1, 2)
+    gc.tree_scan(x, torch.rand_like(x), gc.BFS(order, parent))
     order = torch.tensor([[3, 9, -4, 0, 1]], device="cuda")
     parent = torch.tensor([[2, -1, 8, 6, 0]], device="cuda")
     for x in (torch.randn(1, 2, 5, device="cuda"), torch.randn(1, 5, 2, device="cuda").transpose(1, 2)):

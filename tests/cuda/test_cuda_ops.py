@@ -312,6 +312,7 @@ def test_scan_at_the_bound_of_a_staged_schedule(mode, shape):
 def test_scan_of_a_star_wider_than_16_bits(layout, mode):
     # The scan schedule keeps each position's queue ahead in 16 bits of shared memory; a star of
     # 70 000 vertices has 69 999 in the queue at the root and must take the global-memory path.
+    # Its one depth band is also too wide for a band block's slice of the schedule.
     n = 70_000
     parent = torch.zeros(1, n, dtype=torch.long)
     parent[0, 0] = -1
@@ -321,7 +322,9 @@ def test_scan_of_a_star_wider_than_16_bits(layout, mode):
     cuda_star = gc.BFS(star.order.cuda(), star.parent.cuda())
     x, decay = (laid_out(t.to("cuda", torch.float32), layout) for t in (x, decay))
     poison_allocator()
-    assert relative_error(gc.tree_scan(x, decay, cuda_star, mode).cpu(), expected) < 1e-5
+    # The root sums 70 000 float32 terms one after another: rounding grows like sqrt(n) * 6e-8,
+    # ~1.6e-5, and every leaf inherits it (1e-5 failed now and then).
+    assert relative_error(gc.tree_scan(x, decay, cuda_star, mode).cpu(), expected) < 1e-4
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
@@ -330,8 +333,9 @@ def test_scan_of_a_star_wider_than_16_bits(layout, mode):
 def test_band_scan_of_a_deep_tree(dtype, batch, channels, h, w):
     # Few channel blocks and a deep tree: the token-major `all` scan runs in depth bands
     # (band_scan.cuh), its sweeps with a lane per channel (37) or per pair (38: the forward's; 64
-    # channels of 9 samples: 18 blocks of 8 warps, the backward's too). The band blocks read the
-    # schedule from the workspace at 120x90 and copy it into shared memory at 60x70 and for the
+    # channels of 9 samples: 18 blocks of 8 warps, the backward's too). The sweeps copy each band's
+    # slice of the schedule into shared memory (the path's blocks walk several bands each); the
+    # chains read the whole schedule from the workspace at 120x90 and copy it at 60x70 and for the
     # path of 6 143 vertices (the largest tree whose schedule fits in 48 KB). Forward and backward
     # against the CPU core in float64, twice, bit for bit.
     tree = random_tree(batch, h, w, "cpu")
