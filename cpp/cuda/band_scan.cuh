@@ -145,7 +145,6 @@ struct BandRows {
 // and K.
 template <int W, class S>
 struct BandBlock {
-  static constexpr int kWidth = W;
   LaneOf<W> lane;
   index_t sample;
   S s;
@@ -483,7 +482,7 @@ int band_sweep_width(const BandPlan& plan, int width) {
 template <class KernelOf, class... Args>
 void launch_band_sweep(const BandPlan& plan, int width, KernelOf kernel_of, const char* name, cudaStream_t stream,
                        Args... args) {
-  const auto kernel = width == 2 ? kernel_of(Width<2>{}) : kernel_of(Width<1>{});
+  const auto kernel = kernel_of_width(width, kernel_of);
   kernel<<<plan.sweep, plan.warps * 32, kBandSliceBytes, stream>>>(args...);
   detail::check_launch(name);
 }

@@ -61,11 +61,17 @@ int lane_width(ChannelShape shape, const Rows*... rows) {
 template <int W>
 using Width = std::integral_constant<int, W>;
 
-// kernel_of(staged, width) as a function of `staged` alone, the width (lane_width) picked at run
-// time: what the launchers of the level walk and the band scan take.
+// kernel_of(Width<W>) for the width (lane_width) picked at run time.
+template <class KernelOf>
+auto kernel_of_width(int width, KernelOf kernel_of) {
+  return width == 2 ? kernel_of(Width<2>{}) : kernel_of(Width<1>{});
+}
+
+// kernel_of(staged, width) as a function of `staged` alone, the width picked at run time: what
+// the level walk's launcher takes.
 template <class KernelOf>
 auto of_width(int width, KernelOf kernel_of) {
-  return [=](auto staged) { return width == 2 ? kernel_of(staged, Width<2>{}) : kernel_of(staged, Width<1>{}); };
+  return [=](auto staged) { return kernel_of_width(width, [&](auto w) { return kernel_of(staged, w); }); };
 }
 
 template <int W = 1>
