@@ -120,8 +120,8 @@ struct Graph {
     staged_bits = shared + E;
     for (int e = threadIdx.x; e < E; e += blockDim.x) {
       const index_t u = edges[2 * e], v = edges[2 * e + 1];
-      const unsigned su = u >= 0 && u < L ? static_cast<unsigned>(u) : kNoVertex;
-      const unsigned sv = v >= 0 && v < L ? static_cast<unsigned>(v) : kNoVertex;
+      const unsigned su = has_vertex(u) ? static_cast<unsigned>(u) : kNoVertex;
+      const unsigned sv = has_vertex(v) ? static_cast<unsigned>(v) : kNoVertex;
       staged_ends[e] = su | sv << 16;
       staged_bits[e] = static_cast<unsigned>(groot::detail::ordered_bits(weights[e]));
     }
@@ -134,10 +134,13 @@ struct Graph {
       v = static_cast<int>(ends >> 16);
       return u != kNoVertex && v != kNoVertex;
     }
-    u = static_cast<int>(edges[2 * e]);
-    v = static_cast<int>(edges[2 * e + 1]);
-    return u >= 0 && u < L && v >= 0 && v < L;  // ids out of range: the edge is ignored
+    const index_t gu = edges[2 * e], gv = edges[2 * e + 1];
+    u = static_cast<int>(gu);
+    v = static_cast<int>(gv);
+    return has_vertex(gu) && has_vertex(gv);  // ids out of range: the edge is ignored
   }
+  // Tested on the 64-bit id, before any narrowing: 2^32 + 3 is no vertex 3.
+  __device__ bool has_vertex(index_t id) const { return id >= 0 && id < L; }
   __device__ bool crosses(int e, int& u, int& v) const { return endpoints(e, u, v) && label[u] != label[v]; }
 
   __device__ void start_vertex(int v) const {

@@ -105,13 +105,15 @@ def test_minimum_spanning_tree_of_large_graphs(shape, ties, dtype):
 def test_minimum_spanning_tree_ignores_edges_out_of_range(batch, h, w, dtype):
     # The device cannot stop to reject an id out of range, so such an edge is left out: the tree
     # is the CPU's over the other edges, whether the edges sit in shared memory (float weights,
-    # small graphs), in global memory, or the graph spans the GPU (200x180).
+    # small graphs), in global memory, or the graph spans the GPU (200x180). Ids of 2^31 and up
+    # must not pass as their low 32 bits (2^32 + 3 as vertex 3).
     edges = gc.grid_edges(h, w)
     weights = torch.rand(batch, edges.shape[0], dtype=dtype)
     broken = edges.clone()
-    bad = torch.tensor([1, edges.shape[0] // 2, edges.shape[0] - 1])
-    broken[bad] = torch.tensor([[h * w, 0], [-1, 3], [2, h * w + 70_000]])
-    keep = torch.ones(edges.shape[0], dtype=torch.bool)
+    count = edges.shape[0]
+    bad = torch.tensor([1, count // 3, count // 2, count * 2 // 3, count - 1])
+    broken[bad] = torch.tensor([[h * w, 0], [2**32 + 3, 5], [-1, 3], [7, 2**31], [2, h * w + 70_000]])
+    keep = torch.ones(count, dtype=torch.bool)
     keep[bad] = False
     poison_allocator()
     result = gc.minimum_spanning_tree(broken.cuda(), weights.cuda(), h * w)
