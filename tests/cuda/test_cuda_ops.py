@@ -329,6 +329,39 @@ def test_scan_of_a_star_wider_than_16_bits(layout, mode):
     assert relative_error(gc.tree_scan(x, decay, cuda_star, mode).cpu(), expected) < 1e-4
 
 
+def spider(legs: int, length: int) -> gc.BFS:
+    """A root with `legs` paths of `length` vertices hanging from it, in BFS order, ids shuffled."""
+    ids = (torch.randperm(legs * length) + 1).view(legs, length)
+    order = torch.cat([torch.zeros(1, dtype=torch.long), ids.t().reshape(-1)])
+    parent = torch.empty(1 + legs * length, dtype=torch.long)
+    parent[0] = -1
+    parent[ids[:, 0]] = 0
+    parent[ids[:, 1:]] = ids[:, :-1]
+    return gc.BFS(order[None], parent[None])
+
+
+@pytest.mark.parametrize("mode", ["all", "root"])
+@pytest.mark.parametrize(("legs", "length"), [(10_000, 8), (3, 30_000), (2, 6_000), (5, 2_002)])
+def test_scan_of_a_spider(mode, legs, length):
+    # The schedule's level starts come by jumps of 8 levels where each position's children come
+    # after it: 30 001 and 6 001 levels (a jump short at the end, in shared memory as 16-bit
+    # offsets and as ints); 10 000 legs make a jump of 8 levels wider than 16 bits (one level at a time).
+    tree = spider(legs, length)
+    n = tree.order.shape[1]
+    x, decay, grad = torch.randn(1, 6, n), torch.rand(1, 6, n) * 0.9 + 0.05, torch.randn(1, 6, n)
+    expected = [gc.tree_scan(x.double(), decay.double(), tree, mode)]
+    expected += torch.ops.groot.tree_scan_backward(
+        grad.double(), x.double(), decay.double(), tree.order, tree.parent, mode
+    )
+    cuda_tree = gc.BFS(tree.order.cuda(), tree.parent.cuda())
+    x, decay, grad = (laid_out(t.cuda(), "channels_last") for t in (x, decay, grad))
+    poison_allocator()
+    results = [gc.tree_scan(x, decay, cuda_tree, mode)]
+    results += torch.ops.groot.tree_scan_backward(grad, x, decay, cuda_tree.order, cuda_tree.parent, mode)
+    for result, reference in zip(results, expected, strict=True):
+        assert relative_error(result.cpu(), reference) < 1e-5
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize(("batch", "channels"), [(2, 37), (2, 38), (9, 64)])
 @pytest.mark.parametrize(("h", "w"), [(120, 90), (60, 70), (1, 6143)])
