@@ -90,7 +90,7 @@ BandPlan band_plan(ChannelShape shape) {
   const auto most_bands = static_cast<unsigned>((shape.vertices + plan.levels_per_band - 1) / plan.levels_per_band);
   plan.sweep = dim3(blocks, std::max(1u, std::min(most_bands, (64 * sms / plan.warps + blocks - 1) / blocks)));
   const std::size_t staged = staged_schedule_bytes<short>(shape.vertices);
-  if (shape.vertices < (1 << 15) - 2 && staged <= kMaxStagedBandBytes) plan.chain_staged_bytes = staged;
+  if (stages_as_short(shape.vertices) && staged <= kMaxStagedBandBytes) plan.chain_staged_bytes = staged;
   return plan;
 }
 

@@ -53,6 +53,14 @@ __device__ int write_level_starts(int L, int* level_start, NextOf next_of) {
   return levels;
 }
 
+// child_start[k] from the count of children of the positions before k: the root's children start
+// at position 1, and no child range runs past L.
+__device__ int first_child(int children_before, int L) { return min(children_before + 1, L); }
+
+// Whether position k puts its children after itself, as every position of a BFS does (L maps to
+// L): what the level starts by jumps ask of every position.
+__device__ bool children_after_position(int k, int first, int L) { return k == L || first > k; }
+
 // Level l + 1 starts at next(level_start[l]), so write_level_starts is a chain of one dependent
 // load a level on one thread: ~100 µs for the 1 689 levels of a 200x336 grid's tree. Where every
 // position k < L puts its children after itself (next(k) > k, as in any BFS, and then next(L) = L),
@@ -171,10 +179,10 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(index_t vert
   int* child_start = s.child_start + b * (L + 1);
   bool children_after = cached;
   const auto finish = [&](int k, int children_before) {
-    const int first = min(children_before + 1, L);  // the root's children start at position 1
+    const int first = first_child(children_before, L);
     child_start[k] = first;
     if (cached) {
-      children_after &= (k == L || first > k) && first - k <= 0xFFFF;
+      children_after &= children_after_position(k, first, L) && first - k <= 0xFFFF;
       queue_ahead[k] = static_cast<unsigned short>(first - k);
     }
   };
@@ -222,10 +230,10 @@ __global__ void __launch_bounds__(kScheduleThreads) small_schedule_kernel(index_
   bool children_after = true;
   int* ahead = child_start;  // becomes next(k) - k for the level starts
   for (int k = threadIdx.x; k <= L; k += kScheduleThreads) {
-    const int first = min(child_start[k] + 1, L);  // the root's children start at position 1
+    const int first = first_child(child_start[k], L);
     s.child_start[b * (L + 1) + k] = first;
     ahead[k] = first - k;
-    children_after &= k == L || first > k;
+    children_after &= children_after_position(k, first, L);
     if (k < L) s.position[b * L + k] = position[k];
   }
   const int levels = write_schedule_levels<kScheduleThreads>(L, ahead, children_after, s.child_start + b * (L + 1),
@@ -288,6 +296,10 @@ __device__ SampleSchedule sample_schedule(const Schedule& s, index_t b, index_t 
           s.levels[b]};
 }
 
+// Whether a tree's schedule can be staged as short (with_schedule): positions, child starts and
+// level starts up to L, under 2^15.
+inline bool stages_as_short(index_t L) { return L < (1 << 15) - 2; }
+
 // Bytes of a sample's schedule staged as I (order, parent, child_start, level_start), 16-aligned.
 template <class I>
 __host__ __device__ std::size_t staged_schedule_bytes(index_t L) {
@@ -315,7 +327,7 @@ __device__ SampleScheduleOf<I> stage_schedule(const Schedule& s, index_t b, int 
 }
 
 // Calls walk(schedule) with the block's sample's schedule: staged in shared memory (as short: the
-// launcher stages only trees under 2^15 vertices) or read from the workspace.
+// launcher stages only trees that stages_as_short) or read from the workspace.
 template <bool kStaged, class Walk>
 __device__ void with_schedule(const Schedule& schedule, index_t b, index_t L, Walk walk) {
   if constexpr (kStaged) {

@@ -190,7 +190,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) channels_last_backward_kernel(
 // backward ms, from the workspace -> staged: 128 x 160 x 56x56 1.20 / 1.54 -> 0.90 / 1.41,
 // 128 x 1280 x 7x7 0.146 / 0.184 -> 0.130 / 0.178, 16 x 320 x 64x64 1.17 / 1.25 -> 0.85 / 0.96.
 bool stages_schedule(ChannelShape shape) {
-  if (shape.vertices >= (1 << 15) - 2) return false;
+  if (!stages_as_short(shape.vertices)) return false;
   const std::size_t bytes = staged_schedule_bytes<short>(shape.vertices);
   const auto sms = static_cast<unsigned>(detail::device_attribute(cudaDevAttrMultiProcessorCount));
   const std::size_t per_sm = (level_walk_blocks(shape) + sms - 1) / sms;
