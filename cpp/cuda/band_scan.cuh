@@ -465,16 +465,28 @@ BandRows<T, R> take_band_rows(detail::WorkspaceLayout& w, ChannelShape shape) {
   return rows;
 }
 
-// Channels a lane takes in the sweeps and the finish, given what the rows allow (lane_width):
-// pairs, but in the backward (R = 2) only with up to 8 warps a block. H100, fp32, forward /
-// backward ms, a lane per channel -> per pair, same runs: 2 x 320 x 100x168 1.04-1.07 / 1.35-1.36
-// -> 0.91 / 1.18, 16 x 160 x 128x128 1.98 / 2.75 -> 1.83 / 2.63, 8 x 160 x 56x56 0.36 / 0.49 ->
-// 0.33 / 0.45 (8 warps); 1 x 192 x 200x336 1.27 / 1.63 -> 1.26 / 1.73, 2 x 192 x 200x336
-// 1.74 / 2.32 -> 1.64 / 2.37 (32 and 16 warps: the backward loses). The chains, a few blocks
-// bound by their dependent steps, keep a lane per channel.
+// Channels a lane takes in the sweeps and the finish, given what the rows allow (lane_width,
+// allows_quads): pairs, but in the backward (R = 2) only with up to 8 warps a block. H100, fp32,
+// forward / backward ms, a lane per channel -> per pair, same runs: 2 x 320 x 100x168 1.04-1.07 /
+// 1.35-1.36 -> 0.91 / 1.18, 16 x 160 x 128x128 1.98 / 2.75 -> 1.83 / 2.63, 8 x 160 x 56x56
+// 0.36 / 0.49 -> 0.33 / 0.45 (8 warps); 1 x 192 x 200x336 1.27 / 1.63 -> 1.26 / 1.73,
+// 2 x 192 x 200x336 1.74 / 2.32 -> 1.64 / 2.37 (32 and 16 warps: the backward loses). The chains,
+// a few blocks bound by their dependent steps, keep a lane per channel.
+//
+// Four channels a lane where blocks have up to 16 warps: there many band blocks share each
+// multiprocessor, and a sweep is bound by the instructions its warps issue (Nsight Compute at
+// 1 x 640 x 50x84: 0.78 instructions a cycle, ~100 a warp for each level step; values staged in
+// shared memory instead of global memory changed nothing), which a warp then pays once for four
+// positions. H100, µs a call, pairs -> quads, two rounds each, same process: 1 x 640 x 50x84 (Mask
+// R-CNN stage 3) 246-264 / 347-370 -> 212-217 / 297-303, 1 x 320 x 100x168 521-561 / 793-846 ->
+// 475-483 / 780-789, 1 x 640 x 32x32 114-122 / 140-151 -> 102-108 / 130-133, 8 x 160 x 56x56
+// 287-306 / 427-453 -> 266-274 / 419-428; 1 x 1280 x 25x42 lost (125-136 / 182-192 -> 136-139 /
+// 190-195: ~720 band blocks, more than the GPU holds at quads' 46 registers). With 32 warps a
+// block quads cost residency: 1 x 160 x 200x336 forward 943-984 -> 1 034-1 039.
 template <int R>
-int band_sweep_width(const BandPlan& plan, int width) {
-  return R == 2 && plan.warps > 8 ? 1 : width;
+int band_sweep_width(const BandPlan& plan, int width, bool quads) {
+  if (R == 2 && plan.warps > 8) return 1;
+  return width == 2 && quads && plan.warps <= 16 ? 4 : width;
 }
 
 // Launches a sweep or finish kernel, kernel_of(width), on the plan's band grid, with room for a
@@ -482,7 +494,7 @@ int band_sweep_width(const BandPlan& plan, int width) {
 template <class KernelOf, class... Args>
 void launch_band_sweep(const BandPlan& plan, int width, KernelOf kernel_of, const char* name, cudaStream_t stream,
                        Args... args) {
-  const auto kernel = kernel_of_width(width, kernel_of);
+  const auto kernel = band_kernel_of_width(width, kernel_of);
   kernel<<<plan.sweep, plan.warps * 32, kBandSliceBytes, stream>>>(args...);
   detail::check_launch(name);
 }

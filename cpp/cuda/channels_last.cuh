@@ -67,6 +67,20 @@ auto kernel_of_width(int width, KernelOf kernel_of) {
   return width == 2 ? kernel_of(Width<2>{}) : kernel_of(Width<1>{});
 }
 
+// The same for the band sweeps and finish, which may also take four channels a lane
+// (band_sweep_width).
+template <class KernelOf>
+auto band_kernel_of_width(int width, KernelOf kernel_of) {
+  return width == 4 ? kernel_of(Width<4>{}) : kernel_of_width(width, kernel_of);
+}
+
+// Whether every row allows four channels a lane: one aligned access of 4 elements.
+template <class... Rows>
+bool allows_quads(ChannelShape shape, const Rows*... rows) {
+  return shape.channels % 4 == 0 &&
+         ((reinterpret_cast<std::uintptr_t>(rows) % (4 * sizeof(Rows)) == 0) && ...);
+}
+
 // kernel_of(staged, width) as a function of `staged` alone, the width picked at run time: what
 // the level walk's launcher takes.
 template <class KernelOf>

@@ -243,8 +243,9 @@ def test_scan_of_token_major_rows_at_an_unaligned_address(mode, dtype, offset, b
     # A lane per pair of channels reads the pair as one vector access; rows that start an odd
     # number of elements into their storage are not aligned for it and take a lane per channel.
     # Either way the results are the same, bit for bit. Under 192 vertices the `all` scan takes the
-    # level walk, as `root` always does; at 40x40 it runs in depth bands (18 blocks of 8 warps: the
-    # backward's sweeps take pairs too).
+    # level walk, as `root` always does; at 40x40 it runs in depth bands (18 blocks of 8 warps),
+    # whose sweeps and finish take four channels a lane where the rows are aligned for that (the
+    # aligned run) and pairs or single channels at the offsets.
     channels = 64
     tree = random_tree(batch, h, w, "cpu")
     x, decay, grad = (torch.randn(batch, channels, h * w, dtype=torch.float64) for _ in range(3))
@@ -363,12 +364,13 @@ def test_scan_of_a_spider(mode, legs, length):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
-@pytest.mark.parametrize(("batch", "channels"), [(2, 37), (2, 38), (9, 64)])
+@pytest.mark.parametrize(("batch", "channels"), [(2, 37), (2, 38), (9, 64), (9, 36)])
 @pytest.mark.parametrize(("h", "w"), [(120, 90), (60, 70), (1, 6143)])
 def test_band_scan_of_a_deep_tree(dtype, batch, channels, h, w):
     # Few channel blocks and a deep tree: the token-major `all` scan runs in depth bands
-    # (band_scan.cuh), its sweeps with a lane per channel (37) or per pair (38: the forward's; 64
-    # channels of 9 samples: 18 blocks of 8 warps, the backward's too). The sweeps copy each band's
+    # (band_scan.cuh), its sweeps with a lane per channel (37) or per pair (38, blocks of 32 warps:
+    # the forward's), or four channels a lane (9 samples: 18 blocks of 8 warps, the backward's too;
+    # 36 channels leave a second tile of one lane's four). The sweeps copy each band's
     # slice of the schedule into shared memory (the path's blocks walk several bands each); the
     # chains read the whole schedule from the workspace at 120x90 and copy it at 60x70 and for the
     # path of 6 143 vertices (the largest tree whose schedule fits in 48 KB). Forward and backward
