@@ -466,7 +466,7 @@ BandRows<T, R> take_band_rows(detail::WorkspaceLayout& w, ChannelShape shape) {
 }
 
 // Channels a lane takes in the sweeps and the finish, given what the rows allow (lane_width,
-// allows_quads): pairs, but in the backward (R = 2) only with up to 8 warps a block. H100, fp32,
+// allows_width): pairs, but in the backward (R = 2) only with up to 8 warps a block. H100, fp32,
 // forward / backward ms, a lane per channel -> per pair, same runs: 2 x 320 x 100x168 1.04-1.07 /
 // 1.35-1.36 -> 0.91 / 1.18, 16 x 160 x 128x128 1.98 / 2.75 -> 1.83 / 2.63, 8 x 160 x 56x56
 // 0.36 / 0.49 -> 0.33 / 0.45 (8 warps); 1 x 192 x 200x336 1.27 / 1.63 -> 1.26 / 1.73,

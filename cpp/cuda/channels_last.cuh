@@ -43,6 +43,13 @@ inline void check_sample_size(ChannelShape shape) {
               "a sample with 32 bits");
 }
 
+// Whether every row allows n channels a lane: D a multiple of n, and each row aligned for n
+// elements as one access.
+template <class... Rows>
+bool allows_width(ChannelShape shape, int n, const Rows*... rows) {
+  return shape.channels % n == 0 && ((reinterpret_cast<std::uintptr_t>(rows) % (n * sizeof(Rows)) == 0) && ...);
+}
+
 // Channels a lane takes: 2 where D is even and every row is aligned for pairs, else 1. Pairs
 // halve a level step's instructions per vertex (schedule reads, address arithmetic); four a lane
 // measured no better than two where the blocks are few and slower where they are many (more
@@ -53,9 +60,7 @@ inline void check_sample_size(ChannelShape shape) {
 // band_sweep_width.
 template <class... Rows>
 int lane_width(ChannelShape shape, const Rows*... rows) {
-  const bool pairs = shape.channels % 2 == 0 &&
-                     ((reinterpret_cast<std::uintptr_t>(rows) % (2 * sizeof(Rows)) == 0) && ...);
-  return pairs ? 2 : 1;
+  return allows_width(shape, 2, rows...) ? 2 : 1;
 }
 
 template <int W>
@@ -72,13 +77,6 @@ auto kernel_of_width(int width, KernelOf kernel_of) {
 template <class KernelOf>
 auto band_kernel_of_width(int width, KernelOf kernel_of) {
   return width == 4 ? kernel_of(Width<4>{}) : kernel_of_width(width, kernel_of);
-}
-
-// Whether every row allows four channels a lane: one aligned access of 4 elements.
-template <class... Rows>
-bool allows_quads(ChannelShape shape, const Rows*... rows) {
-  return shape.channels % 4 == 0 &&
-         ((reinterpret_cast<std::uintptr_t>(rows) % (4 * sizeof(Rows)) == 0) && ...);
 }
 
 // kernel_of(staged, width) as a function of `staged` alone, the width picked at run time: what

@@ -250,7 +250,7 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
     rows.in[0] = x;
     rows.up[0] = up;
     const int band_width =
-        band_sweep_width<1>(plan, width, allows_quads(shape, x, decay, y, up, rows.through, rows.local[0]));
+        band_sweep_width<1>(plan, width, allows_width(shape, 4, x, decay, y, up, rows.through, rows.local[0]));
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
     const auto finish_of = [](auto width) { return band_forward_finish_kernel<T, decltype(width)::value>; };
     launch_band_sweep(plan, band_width, finish_of, "band_forward_finish_kernel", stream, shape, decay, s, bands, rows,
@@ -283,7 +283,7 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
     rows.in[1] = grad_y;
     rows.up[0] = up_x;
     rows.up[1] = up_g;
-    const bool quads = allows_quads(shape, grad_y, x, decay, grad_x, grad_decay, up_x, up_g, rows.through,
+    const bool quads = allows_width(shape, 4, grad_y, x, decay, grad_x, grad_decay, up_x, up_g, rows.through,
                                     rows.local[0], rows.local[1]);
     const int band_width = band_sweep_width<2>(plan, width, quads);
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
