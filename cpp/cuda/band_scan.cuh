@@ -64,15 +64,7 @@ struct BandPlan {
   unsigned warps = 0;
   unsigned chain_blocks = 0;
   dim3 sweep;
-  std::size_t chain_staged_bytes = 0;  // the sample's schedule in a chain block's shared memory, or 0
 };
-
-// The chains' blocks copy their sample's whole schedule into shared memory (as the level walk
-// does, stages_schedule) where it takes at most the 48 KB a block may have without opting in:
-// trees of up to 6 143 vertices. (The sweeps and the finish stage their band's slice instead:
-// for_each_band_slice.) A chain step then finds positions and parents on chip and waits on
-// global memory only for the values.
-constexpr std::size_t kMaxStagedBandBytes = 48 * 1024;
 
 BandPlan band_plan(ChannelShape shape) {
   const auto sms = static_cast<unsigned>(detail::device_attribute(cudaDevAttrMultiProcessorCount));
@@ -89,8 +81,6 @@ BandPlan band_plan(ChannelShape shape) {
   // 1.47-1.63 ms, 16 x 192 x 128x128 2.72-2.87 -> 2.41-2.47 / 3.48-3.55 -> 3.00-3.06.)
   const auto most_bands = static_cast<unsigned>((shape.vertices + plan.levels_per_band - 1) / plan.levels_per_band);
   plan.sweep = dim3(blocks, std::max(1u, std::min(most_bands, (64 * sms / plan.warps + blocks - 1) / blocks)));
-  const std::size_t staged = staged_schedule_bytes<short>(shape.vertices);
-  if (stages_as_short(shape.vertices) && staged <= kMaxStagedBandBytes) plan.chain_staged_bytes = staged;
   return plan;
 }
 
@@ -150,17 +140,6 @@ struct BandBlock {
   S s;
   int K;
 };
-
-// Calls body(block) with a chain block's BandBlock, the whole schedule staged in shared memory
-// (kStaged) or read from the workspace.
-template <bool kStaged, class Body>
-__device__ void with_chain_block(ChannelShape shape, const Schedule& schedule, const Bands& bands, Body body) {
-  index_t b;
-  const Lane lane = block_lane(shape, b);
-  with_schedule<kStaged>(schedule, b, shape.vertices, [&](const auto& s) {
-    body(BandBlock<1, std::decay_t<decltype(s)>>{lane, b, s, bands.levels_per_band});
-  });
-}
 
 // One band's part of its sample's schedule, staged in shared memory by the block that walks the
 // band: the positions of its levels and of the level below (order and each position's parent
@@ -308,49 +287,137 @@ __device__ int band_count(const S& s, int K) {
   return (s.levels + K - 1) / K;
 }
 
-// One chain step: visit(k) for the positions of `level` (active lanes), then a barrier.
-template <class Block, class Visit>
-__device__ void chain_step(const Block& block, int level, Visit visit) {
-  const auto& s = block.s;
-  for (int k = s.level_start[level] + threadIdx.x / 32; block.lane.active && k < s.level_start[level + 1];
-       k += blockDim.x / 32)
-    visit(k);
+// What the chains read of a sample's schedule: lists of the positions where bands meet. The up
+// chain's list j holds band j's top level and one slot more, whose link ends the last position's
+// range: slot t's descendants on the next top are the slots [link(t), link(t + 1)) of list j + 1.
+// The down chain's list j holds band j's bottom level (bands with bands above and below; the
+// other lists are empty), each slot with its anchor (Bands::anchor) and the anchor's parent.
+//
+// ChainLists reads the lists where they lie, in the workspace: a list is a level's positions
+// (and the next level's first), a slot a position.
+struct ChainLists {
+  SampleSchedule s;
+  const int* reach;   // the sample's Bands::reach
+  const int* anchor;  // the sample's Bands::anchor
+  int K;
+  bool up;  // the up chain's lists, else the down chain's
+
+  __device__ int count() const { return band_count(s, K); }
+  __device__ bool has(int j) const { return up || (j >= 1 && j + 1 < count()); }
+  __device__ int begin(int j) const { return has(j) ? s.level_start[up ? j * K : j * K + K - 1] : 0; }
+  __device__ int end(int j) const { return has(j) ? s.level_start[(up ? j * K : j * K + K - 1) + 1] : 0; }
+  __device__ int vertex(int t) const { return s.order[t]; }
+  __device__ int link(int t) const { return reach[t]; }
+  __device__ int anchor_of(int t) const { return anchor[t]; }
+  __device__ int anchor_parent(int t) const { return anchor[t] >= 0 ? s.parent[anchor[t]] : -1; }
+};
+
+// The same lists copied into a chain block's shared memory: slots numbered across the lists
+// (list j from slot first[j]), links as slot numbers.
+struct StagedChainLists {
+  const int* first;     // (count + 1)
+  const int* vertices;  // a slot's vertex
+  const int* links;     // up: a slot's link; down: its anchor and the anchor's parent, a pair a slot
+  int lists;
+  bool up;
+
+  __device__ int count() const { return lists; }
+  __device__ int begin(int j) const { return first[j]; }
+  __device__ int end(int j) const { return up ? first[j + 1] - 1 : first[j + 1]; }
+  __device__ int vertex(int t) const { return vertices[t]; }
+  __device__ int link(int t) const { return links[t]; }
+  __device__ int anchor_of(int t) const { return links[2 * t]; }
+  __device__ int anchor_parent(int t) const { return links[2 * t + 1]; }
+};
+
+// The chains take all the warps a block may have: a chain step's positions each wait on a few
+// dependent loads, so the more warps share them out, the shorter the step. H100, the 15 scans of a
+// Mask R-CNN forward (1333x800), µs in all, with the sweeps' warps -> 32: up chains 1049 -> 954,
+// down chains 808 -> 664; 8 -> 32 warps took a 1 x 640 x 50x84 scan from 283 to 261.
+constexpr int kChainWarps = kMaxBandWarps;
+
+// Calls body(lane, lists) with the block's chain lists (up: the up chain's, else the down
+// chain's) staged in its `capacity` ints of shared memory where they fit, else read in the
+// workspace. Staged, a chain step finds its slots, vertices and links on chip and waits on L2
+// only for the values: in the workspace it first waits on a chain of dependent loads (level
+// bounds, position, range, the descendants' vertices). The lists hold about one slot in K
+// vertices: ~2 200 for a 200x336 grid's tree.
+template <class Body>
+__device__ void with_chain_lists(ChannelShape shape, const Schedule& schedule, const Bands& bands, bool up,
+                                 int capacity, Body body) {
+  extern __shared__ int chain_shared[];
+  index_t b;
+  const Lane lane = block_lane(shape, b);
+  const int L = static_cast<int>(shape.vertices);
+  const ChainLists lists{sample_schedule(schedule, b, L), bands.reach + b * (L + 1), bands.anchor + b * L,
+                         bands.levels_per_band, up};
+  const int count = lists.count(), extra = up ? 1 : 0, ints_a_slot = up ? 2 : 3;
+  if (count + 1 > capacity) return body(lane, lists);
+  int* first = chain_shared;
+  for (int j = threadIdx.x; j < count; j += kChainWarps * 32) first[j] = lists.end(j) - lists.begin(j) + extra;
+  __syncthreads();
+  const int slots = detail::exclusive_scan_in_runs<kChainWarps * 32>(first, count);
+  if (count + 1 + ints_a_slot * slots > capacity) return body(lane, lists);
+  if (threadIdx.x == 0) first[count] = slots;
+  int* vertices = first + count + 1;
+  int* links = vertices + slots;
+  for (int j = threadIdx.x / 32; j < count; j += kChainWarps) {
+    const int begin = lists.begin(j), size = lists.end(j) - begin + extra;
+    // Up: links into list j + 1 as its slot numbers (the last top links nowhere), kept within it
+    // where a schedule is no BFS.
+    const bool links_on = up && j + 1 < count;
+    const int next = links_on ? lists.begin(j + 1) : 0, next_end = links_on ? lists.end(j + 1) : 0;
+    for (int i = threadIdx.x % 32; i < size; i += 32) {
+      const int t = begin + i, slot = first[j] + i;
+      vertices[slot] = i < size - extra ? lists.vertex(t) : 0;
+      if (up) {
+        links[slot] = links_on ? first[j + 1] + min(max(lists.link(t), next), next_end) - next : 0;
+      } else {
+        links[2 * slot] = lists.anchor_of(t);
+        links[2 * slot + 1] = lists.anchor_parent(t);
+      }
+    }
+  }
+  __syncthreads();
+  body(lane, StagedChainLists{first, vertices, links, count, up});
+}
+
+// One chain step: visit(t) for the slots of list j, a warp a slot (active lanes), then a barrier.
+template <class Lists, class Visit>
+__device__ void chain_step(const Lists& lists, const Lane& lane, int j, Visit visit) {
+  for (int t = lists.begin(j) + threadIdx.x / 32; lane.active && t < lists.end(j); t += kChainWarps) visit(t);
   __syncthreads();
 }
 
-// Asks L2 for a per-position array at the positions of `level` and the one after it.
-template <class S>
-__device__ void prefetch_positions(const S& s, int level, const int* array) {
-  for (int k = s.level_start[level] + threadIdx.x; k <= s.level_start[level + 1]; k += blockDim.x)
-    prefetch_to_l2(array + k);
+// Asks L2 for `row` at the vertices of list j.
+template <class Lists, class A>
+__device__ void prefetch_list(const Lists& lists, const Lane& lane, int j, const A* row) {
+  for (int t = lists.begin(j) + threadIdx.x / 32; lane.active && t < lists.end(j); t += kChainWarps)
+    prefetch_to_l2(row + lane.at(lists.vertex(t)));
 }
 
 // Step 2: the up-sums of the band tops, deepest band first.
-template <class T, int R, bool kStaged>
-__global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(ChannelShape shape, Schedule schedule,
-                                                                        Bands bands, BandRows<T, R> rows) {
+template <class T, int R>
+__global__ void __launch_bounds__(kChainWarps * 32) band_up_chain_kernel(ChannelShape shape, Schedule schedule,
+                                                                        Bands bands, BandRows<T, R> rows,
+                                                                        int capacity) {
   using A = detail::acc_t<T>;
-  with_chain_block<kStaged>(shape, schedule, bands, [&](const auto& block) {
-    const Lane& lane = block.lane;
-    const auto& s = block.s;
-    const int K = block.K;
-    const int* reach = bands.reach + block.sample * (shape.vertices + 1);
-    for (int j = band_count(s, K) - 2; j >= 0; --j) {
+  with_chain_lists(shape, schedule, bands, true, capacity, [&](const Lane& lane, const auto& lists) {
+    for (int j = lists.count() - 2; j >= 0; --j) {
       // Only the tops just summed are a true dependency of the next step: the rest of what it
       // reads is asked for now (these rows are far larger than L2 by the time the chain runs).
       if (j > 0) {
 #pragma unroll
-        for (int r = 0; r < R; ++r) prefetch_level(s, lane, (j - 1) * K, rows.up[r]);
-        prefetch_positions(s, (j - 1) * K, reach);
+        for (int r = 0; r < R; ++r) prefetch_list(lists, lane, j - 1, rows.up[r]);
       }
-      chain_step(block, j * K, [&](int k) {
-        const index_t i = lane.at(s.order[k]);
+      chain_step(lists, lane, j, [&](int t) {
+        const index_t i = lane.at(lists.vertex(t));
         A sum[R];
 #pragma unroll
         for (int r = 0; r < R; ++r) sum[r] = rows.up[r][i];
 #pragma unroll 4
-        for (int c = reach[k]; c < reach[k + 1]; ++c) {
-          const index_t u = lane.at(s.order[c]);
+        for (int c = lists.link(t); c < lists.link(t + 1); ++c) {
+          const index_t u = lane.at(lists.vertex(c));
 #pragma unroll
           for (int r = 0; r < R; ++r) sum[r] += rows.through[u] * rows.up[r][u];
         }
@@ -362,27 +429,22 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_up_chain_kernel(Chann
 }
 
 // Step 4: the results at the bottom of each band below the first, band after band.
-template <class T, int R, bool kStaged>
-__global__ void __launch_bounds__(kMaxBandWarps * 32) band_down_chain_kernel(ChannelShape shape, const T* decay,
+template <class T, int R>
+__global__ void __launch_bounds__(kChainWarps * 32) band_down_chain_kernel(ChannelShape shape, const T* decay,
                                                                           Schedule schedule, Bands bands,
-                                                                          BandRows<T, R> rows) {
+                                                                          BandRows<T, R> rows, int capacity) {
   using A = detail::acc_t<T>;
-  with_chain_block<kStaged>(shape, schedule, bands, [&](const auto& block) {
-    const Lane& lane = block.lane;
-    const auto& s = block.s;
-    const int K = block.K;
-    const int* anchor = bands.anchor + block.sample * shape.vertices;
-    for (int j = 1; j + 1 < band_count(s, K); ++j) {
-      const int bottom = j * K + K - 1, next = bottom + K;
-      if (j + 2 < band_count(s, K)) {  // as in the up chain: what the next step reads besides
+  with_chain_lists(shape, schedule, bands, false, capacity, [&](const Lane& lane, const auto& lists) {
+    for (int j = 1; j + 1 < lists.count(); ++j) {
+      if (j + 2 < lists.count()) {  // as in the up chain: what the next step reads besides
 #pragma unroll
-        for (int r = 0; r < R; ++r) prefetch_level(s, lane, next, rows.local[r], rows.through);
-        prefetch_positions(s, next, anchor);
+        for (int r = 0; r < R; ++r) prefetch_list(lists, lane, j + 1, rows.local[r]);
+        prefetch_list(lists, lane, j + 1, rows.through);
       }
-      chain_step(block, bottom, [&](int k) {
-        const int a = anchor[k], p = a >= 0 ? s.parent[a] : -1;
+      chain_step(lists, lane, j, [&](int t) {
+        const int a = lists.anchor_of(t), p = lists.anchor_parent(t);
         if (p < 0) return;
-        const index_t i = lane.at(s.order[k]);
+        const index_t i = lane.at(lists.vertex(t));
         const A coefficient = rows.through[i] * detail::load_as<A>(decay + lane.at(a));
 #pragma unroll
         for (int r = 0; r < R; ++r) rows.local[r][i] += coefficient * rows.local[r][lane.at(p)];
@@ -499,19 +561,21 @@ void launch_band_sweep(const BandPlan& plan, int width, KernelOf kernel_of, cons
   detail::check_launch(name);
 }
 
-// The chains take all the warps a block may have: a chain step's positions each wait on a few
-// dependent loads, so the more warps share them out, the shorter the step. H100, the 15 scans of a
-// Mask R-CNN forward (1333x800), µs in all, with the sweeps' warps -> 32: up chains 1049 -> 954,
-// down chains 808 -> 664; 8 -> 32 warps took a 1 x 640 x 50x84 scan from 283 to 261.
-constexpr unsigned kChainThreads = kMaxBandWarps * 32;
+// Shared memory a chain block may stage its lists in: up to 64 KB (one slot in ~K vertices; ~2 200
+// slots for a 200x336 grid's tree, 8 or 12 bytes each). Chain blocks are at most one a
+// multiprocessor (band_plan), so the space costs no residency.
+constexpr std::size_t kChainListBytes = 64 * 1024;
 
-// Launches a chain kernel, kernel_of(staged), a block per sample and channel tile, the whole
-// schedule staged where the plan says.
-template <class KernelOf, class... Args>
-void launch_band_chain(const BandPlan& plan, KernelOf kernel_of, const char* name, cudaStream_t stream,
-                       Args... args) {
-  const auto kernel = plan.chain_staged_bytes ? kernel_of(std::true_type{}) : kernel_of(std::false_type{});
-  kernel<<<plan.chain_blocks, kChainThreads, plan.chain_staged_bytes, stream>>>(args...);
+// Launches a chain kernel, a block per sample and channel tile, with as much of kChainListBytes
+// as the device gives it; the kernel takes its capacity in ints as its last argument.
+template <class Kernel, class... Args>
+void launch_band_chain(const BandPlan& plan, Kernel* kernel, const char* name, cudaStream_t stream, Args... args) {
+  cudaFuncAttributes attributes{};
+  detail::check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
+  const auto optin = static_cast<std::size_t>(detail::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
+  const std::size_t bytes = std::min(kChainListBytes, optin - attributes.sharedSizeBytes);
+  detail::allow_dynamic_shared(kernel, bytes);
+  kernel<<<plan.chain_blocks, kChainWarps * 32, bytes, stream>>>(args..., static_cast<int>(bytes / sizeof(int)));
   detail::check_launch(name);
 }
 
@@ -528,13 +592,10 @@ void run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedul
     launch_band_sweep(plan, width, kernel_of, "band_sweep_kernel", stream, shape, decay, schedule, bands, rows);
   };
   sweep(std::false_type{});
-  launch_band_chain(
-      plan, [](auto staged) { return band_up_chain_kernel<T, R, decltype(staged)::value>; }, "band_up_chain_kernel",
-      stream, shape, schedule, bands, rows);
+  launch_band_chain(plan, band_up_chain_kernel<T, R>, "band_up_chain_kernel", stream, shape, schedule, bands, rows);
   sweep(std::true_type{});
-  launch_band_chain(
-      plan, [](auto staged) { return band_down_chain_kernel<T, R, decltype(staged)::value>; }, "band_down_chain_kernel",
-      stream, shape, decay, schedule, bands, rows);
+  launch_band_chain(plan, band_down_chain_kernel<T, R>, "band_down_chain_kernel", stream, shape, decay, schedule,
+                    bands, rows);
 }
 
 }  // namespace

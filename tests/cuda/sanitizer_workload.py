@@ -48,8 +48,8 @@ def main() -> None:
     # Borůvka with a block per graph, the graphs too large for its shared-memory arrays.
     edges = gc.grid_edges(130, 130, device="cuda")
     gc.minimum_spanning_tree(edges, torch.rand(16, edges.shape[0], device="cuda"), 130 * 130)
-    # Depth bands whose backward sweeps also take pairs (18 blocks of 8 warps), the chains' schedule
-    # staged in shared memory (260x260 and 100x100 above read it from the workspace).
+    # Depth bands whose backward sweeps also take pairs (18 blocks of 8 warps); the chains copy the
+    # levels where bands meet into shared memory, here and above.
     tree = gc.grid_tree(torch.randn(9, 4, 40, 40, device="cuda"))
     x = torch.randn(9, 1600, 64, device="cuda").transpose(1, 2).requires_grad_()
     gc.tree_scan(x, torch.rand_like(x).requires_grad_(), tree).square().sum().backward()
@@ -58,6 +58,16 @@ def main() -> None:
     parent = torch.zeros_like(order)
     parent[0, 0] = -1
     x = torch.randn(1, 20000, 37, device="cuda").transpose(1, 2).requires_grad_()
+    gc.tree_scan(x, torch.rand_like(x).requires_grad_(), gc.BFS(order, parent)).square().sum().backward()
+    # A spider of 6 000 legs of 140: three bands whose tops and bottoms are too wide for a chain
+    # block's shared memory (read from the workspace).
+    legs, length = 6000, 140
+    ids = torch.arange(1, legs * length + 1, device="cuda").view(length, legs)
+    roots = torch.zeros(legs + 1, device="cuda", dtype=torch.long)
+    roots[0] = -1
+    parent = torch.cat([roots, ids[:-1].reshape(-1)])[None]
+    order = torch.arange(legs * length + 1, device="cuda")[None]
+    x = torch.randn(1, legs * length + 1, 4, device="cuda").transpose(1, 2).requires_grad_()
     gc.tree_scan(x, torch.rand_like(x).requires_grad_(), gc.BFS(order, parent)).square().sum().backward()
     gc.sequence_edges(100, 3, device="cuda")
     if "--valid-only" not in sys.argv:

@@ -342,11 +342,16 @@ def spider(legs: int, length: int) -> gc.BFS:
 
 
 @pytest.mark.parametrize("mode", ["all", "root"])
-@pytest.mark.parametrize(("legs", "length"), [(10_000, 8), (3, 30_000), (2, 6_000), (5, 2_002)])
+@pytest.mark.parametrize(
+    ("legs", "length"), [(10_000, 8), (3, 30_000), (2, 6_000), (5, 2_002), (6_000, 140)], ids=str
+)
 def test_scan_of_a_spider(mode, legs, length):
     # The schedule's level starts come by jumps of 8 levels where each position's children come
     # after it: 30 001 and 6 001 levels (a jump short at the end, in shared memory as 16-bit
     # offsets and as ints); 10 000 legs make a jump of 8 levels wider than 16 bits (one level at a time).
+    # The band scan's chains copy the levels where bands meet into shared memory (883 bands of 34
+    # levels at 3 x 30 000); 6 000 legs of 140 give three bands of 66 levels whose tops and bottoms
+    # hold 6 000 positions each, too many for it: the chains read them in the workspace.
     tree = spider(legs, length)
     n = tree.order.shape[1]
     x, decay, grad = torch.randn(1, 6, n), torch.rand(1, 6, n) * 0.9 + 0.05, torch.randn(1, 6, n)
@@ -372,9 +377,8 @@ def test_band_scan_of_a_deep_tree(dtype, batch, channels, h, w):
     # the forward's), or four channels a lane (9 samples: 18 blocks of 8 warps, the backward's too;
     # 36 channels leave a second tile of one lane's four). The sweeps copy each band's
     # slice of the schedule into shared memory (the path's blocks walk several bands each); the
-    # chains read the whole schedule from the workspace at 120x90 and copy it at 60x70 and for the
-    # path of 6 143 vertices (the largest tree whose schedule fits in 48 KB). Forward and backward
-    # against the CPU core in float64, twice, bit for bit.
+    # chains copy the levels where bands meet. Forward and backward against the CPU core in float64,
+    # twice, bit for bit.
     tree = random_tree(batch, h, w, "cpu")
     x, decay, grad = (torch.randn(batch, channels, h * w, dtype=torch.float64) for _ in range(3))
     decay = decay.sigmoid() * 0.98
