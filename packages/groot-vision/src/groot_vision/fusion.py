@@ -170,8 +170,10 @@ class FusedLayerNorm(nn.LayerNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         device = x.device.type
         cast = self.feeds_autocast and torch.is_autocast_enabled(device)
-        large = x.numel() >= MIN_FUSED_NORM_NUMEL or _capturing.get()
-        if not fuses(self.fuse, x) or (self.fuse is None and not large):
+        # fuses() first: inside an outer torch.compile it says no, and the capture flag is never
+        # read there (torch 2.11's Dynamo cannot trace ContextVar.get and failed the whole graph).
+        small = x.numel() < MIN_FUSED_NORM_NUMEL
+        if not fuses(self.fuse, x) or (self.fuse is None and small and not _capturing.get()):
             y = super().forward(x)
             return y.to(torch.get_autocast_dtype(device)) if cast else y
         args = (x, as_input(self.weight), as_input(self.bias), self.eps)
