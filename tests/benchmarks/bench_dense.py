@@ -6,8 +6,8 @@ memory of batch-1 inference and of AMP training (Mask R-CNN batch 2, UperNet bat
 time against Swin-T's, and for GrootV the share of CUDA time spent in groot_core's tree operators
 (edge weights, MST, BFS, scan: every ``groot::`` op). Random weights; the numbers are speed only.
 
-    python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--rounds 3] [--only maskrcnn|upernet]
-        [--compile] [--cuda-graphs] [--backbones Swin-T GrootV-T]
+    python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--infer-iters 50] [--rounds 3]
+        [--only maskrcnn|upernet] [--compile] [--cuda-graphs] [--backbones Swin-T GrootV-T]
 
 With ``--compile`` every backbone (not the heads) goes through ``torch.compile``; with
 ``--cuda-graphs`` every backbone's inference is replayed from a CUDA graph
@@ -181,7 +181,10 @@ def segmentation_steps(model: nn.Module, device: torch.device):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--iters", type=int, default=10, help="steps per timing")
+    parser.add_argument("--iters", type=int, default=10, help="training steps per timing")
+    # A batch-1 frame lasts 5-30 ms: ten of them were too short a timing to rank backbones whose
+    # ratio moved by 0.3 from round to round.
+    parser.add_argument("--infer-iters", type=int, default=50, help="inference steps per timing")
     parser.add_argument("--rounds", type=int, default=3, help="timings per backbone (the median is shown)")
     parser.add_argument("--only", choices=("maskrcnn", "upernet"))
     parser.add_argument("--compile", action="store_true", help="torch.compile every backbone")
@@ -221,7 +224,7 @@ def main() -> None:
                         infer()
                         train()
                     samples[label].append(
-                        timed(infer, args.iters, device)
+                        timed(infer, args.infer_iters, device)
                         + timed(train, args.iters, device)
                         + (infer_batch, train_batch)
                     )
