@@ -304,8 +304,9 @@ struct ChainLists {
 
   __device__ int count() const { return band_count(s, K); }
   __device__ bool has(int j) const { return up || (j >= 1 && j + 1 < count()); }
-  __device__ int begin(int j) const { return has(j) ? s.level_start[up ? j * K : j * K + K - 1] : 0; }
-  __device__ int end(int j) const { return has(j) ? s.level_start[(up ? j * K : j * K + K - 1) + 1] : 0; }
+  __device__ int level(int j) const { return up ? j * K : j * K + K - 1; }  // band j's top or bottom
+  __device__ int begin(int j) const { return has(j) ? s.level_start[level(j)] : 0; }
+  __device__ int end(int j) const { return has(j) ? s.level_start[level(j) + 1] : 0; }
   __device__ int vertex(int t) const { return s.order[t]; }
   __device__ int link(int t) const { return reach[t]; }
   __device__ int anchor_of(int t) const { return anchor[t]; }
@@ -384,18 +385,23 @@ __device__ void with_chain_lists(ChannelShape shape, const Schedule& schedule, c
   body(lane, StagedChainLists{first, vertices, links, count, up});
 }
 
-// One chain step: visit(t) for the slots of list j, a warp a slot (active lanes), then a barrier.
+// Calls visit(t) for the slots of list j, a warp a slot (active lanes).
+template <class Lists, class Visit>
+__device__ void for_each_slot(const Lists& lists, const Lane& lane, int j, Visit visit) {
+  for (int t = lists.begin(j) + threadIdx.x / 32; lane.active && t < lists.end(j); t += kChainWarps) visit(t);
+}
+
+// One chain step: visit(t) for the slots of list j, then a barrier.
 template <class Lists, class Visit>
 __device__ void chain_step(const Lists& lists, const Lane& lane, int j, Visit visit) {
-  for (int t = lists.begin(j) + threadIdx.x / 32; lane.active && t < lists.end(j); t += kChainWarps) visit(t);
+  for_each_slot(lists, lane, j, visit);
   __syncthreads();
 }
 
 // Asks L2 for `row` at the vertices of list j.
 template <class Lists, class A>
 __device__ void prefetch_list(const Lists& lists, const Lane& lane, int j, const A* row) {
-  for (int t = lists.begin(j) + threadIdx.x / 32; lane.active && t < lists.end(j); t += kChainWarps)
-    prefetch_to_l2(row + lane.at(lists.vertex(t)));
+  for_each_slot(lists, lane, j, [&](int t) { prefetch_to_l2(row + lane.at(lists.vertex(t))); });
 }
 
 // Step 2: the up-sums of the band tops, deepest band first.
@@ -572,10 +578,7 @@ constexpr std::size_t kChainListBytes = 64 * 1024;
 // as the device gives it; the kernel takes its capacity in ints as its last argument.
 template <class Kernel, class... Args>
 void launch_band_chain(const BandPlan& plan, Kernel* kernel, const char* name, cudaStream_t stream, Args... args) {
-  cudaFuncAttributes attributes{};
-  detail::check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
-  const auto optin = static_cast<std::size_t>(detail::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
-  const std::size_t bytes = std::min(kChainListBytes, optin - attributes.sharedSizeBytes);
+  const std::size_t bytes = std::min(kChainListBytes, detail::max_dynamic_shared(kernel));
   detail::allow_dynamic_shared(kernel, bytes);
   kernel<<<plan.chain_blocks, kChainWarps * 32, bytes, stream>>>(args..., static_cast<int>(bytes / sizeof(int)));
   detail::check_launch(name);

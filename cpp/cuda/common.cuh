@@ -29,13 +29,19 @@ inline int device_attribute(cudaDeviceAttr attribute) {
   return value;
 }
 
+// The most dynamic shared memory `kernel` may launch with on the current device, beside its own.
+template <class Kernel>
+std::size_t max_dynamic_shared(Kernel* kernel) {
+  cudaFuncAttributes attributes{};
+  check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
+  return static_cast<std::size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin)) -
+         attributes.sharedSizeBytes;
+}
+
 // Whether `dynamic_bytes` of shared memory fit on the current device beside `kernel`'s own.
 template <class Kernel>
 bool fits_in_shared(Kernel* kernel, std::size_t dynamic_bytes) {
-  cudaFuncAttributes attributes{};
-  check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
-  return dynamic_bytes + attributes.sharedSizeBytes <=
-         static_cast<std::size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
+  return dynamic_bytes <= max_dynamic_shared(kernel);
 }
 
 // Lets `kernel` launch with `dynamic_bytes` of shared memory (beyond 48 KB a kernel must opt in).
