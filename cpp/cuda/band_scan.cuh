@@ -314,13 +314,17 @@ struct ChainLists {
 };
 
 // The same lists copied into a chain block's shared memory: slots numbered across the lists
-// (list j from slot first[j]), links as slot numbers.
+// (list j from slot first[j]), links as slot numbers. The block's shared memory beyond the lists
+// is `spare`, for the up chain's values (ListValues).
 struct StagedChainLists {
   const int* first;     // (count + 1)
   const int* vertices;  // a slot's vertex
   const int* links;     // up: a slot's link; down: its anchor and the anchor's parent, a pair a slot
   int lists;
   bool up;
+  int widest;  // slots of the longest list
+  void* spare;  // 16-byte aligned
+  std::size_t spare_bytes;
 
   __device__ int count() const { return lists; }
   __device__ int begin(int j) const { return first[j]; }
@@ -348,7 +352,7 @@ constexpr int kChainWarps = kMaxBandWarps;
 template <class Body>
 __device__ void with_chain_lists(ChannelShape shape, const Schedule& schedule, const Bands& bands, bool up,
                                  int capacity, Body body) {
-  extern __shared__ int chain_shared[];
+  extern __shared__ __align__(16) int chain_shared[];
   index_t b;
   const Lane lane = block_lane(shape, b);
   const int L = static_cast<int>(shape.vertices);
@@ -356,11 +360,18 @@ __device__ void with_chain_lists(ChannelShape shape, const Schedule& schedule, c
                          bands.levels_per_band, up};
   const int count = lists.count(), extra = up ? 1 : 0, ints_a_slot = up ? 2 : 3;
   if (count + 1 > capacity) return body(lane, lists);
+  __shared__ int widest;
+  if (threadIdx.x == 0) widest = 0;
+  __syncthreads();
   int* first = chain_shared;
-  for (int j = threadIdx.x; j < count; j += kChainWarps * 32) first[j] = lists.end(j) - lists.begin(j) + extra;
+  for (int j = threadIdx.x; j < count; j += kChainWarps * 32) {
+    first[j] = lists.end(j) - lists.begin(j) + extra;
+    atomicMax(&widest, first[j] - extra);
+  }
   __syncthreads();
   const int slots = detail::exclusive_scan_in_runs<kChainWarps * 32>(first, count);
-  if (count + 1 + ints_a_slot * slots > capacity) return body(lane, lists);
+  const int used = (count + 1 + ints_a_slot * slots + 3) / 4 * 4;  // the spare space 16-byte aligned
+  if (used > capacity) return body(lane, lists);
   if (threadIdx.x == 0) first[count] = slots;
   int* vertices = first + count + 1;
   int* links = vertices + slots;
@@ -382,7 +393,8 @@ __device__ void with_chain_lists(ChannelShape shape, const Schedule& schedule, c
     }
   }
   __syncthreads();
-  body(lane, StagedChainLists{first, vertices, links, count, up});
+  body(lane, StagedChainLists{first, vertices, links, count, up, widest, chain_shared + used,
+                              std::size_t(capacity - used) * sizeof(int)});
 }
 
 // Calls visit(t) for the slots of list j, a warp a slot (active lanes).
@@ -404,6 +416,80 @@ __device__ void prefetch_list(const Lists& lists, const Lane& lane, int j, const
   for_each_slot(lists, lane, j, [&](int t) { prefetch_to_l2(row + lane.at(lists.vertex(t))); });
 }
 
+// The values a chain step hands the next one, for the block's 32 channels, kept in shared memory:
+// two lists' worth, list j in half j % 2, kValues of A a slot and lane. A step then waits on
+// shared memory, not on L2, for what the step before it wrote.
+template <class A, int kValues>
+struct ListValues {
+  A* data;
+  int widest;
+
+  __device__ static std::size_t bytes(int widest) { return std::size_t(2) * widest * kValues * 32 * sizeof(A); }
+  __device__ A& at(int j, int slot, int k) const {
+    return data[(((j & 1) * widest + slot) * kValues + k) * 32 + threadIdx.x % 32];
+  }
+};
+
+// Step 2 with the band tops' values on chip: each top's `through` and R up-sums. Each warp's
+// first slot of a step has its own inputs (its local up-sums and through, which no step writes)
+// loaded a step ahead, in flight across the barrier. Same arithmetic in the same order as the
+// chain through L2 (band_up_chain_kernel's other path). Returns false, having done nothing, where
+// the values do not fit in the block's spare shared memory. H100, µs a call of the up chain,
+// forward / backward, L2 -> on chip: 1 x 160 x 200x336 128 / 133 -> 61 / 70, 1 x 320 x 100x168
+// 60 / 69 -> 32 / 36, 16 x 192 x 128x128 86 / 92 -> 39 / 44. The down chain's results on chip
+// (parent slots looked up when staging) made it slower, 68 -> 86 µs at 200x336: not kept.
+template <class T, int R>
+__device__ bool up_chain_on_chip(const Lane& lane, const StagedChainLists& lists, const BandRows<T, R>& rows) {
+  using A = detail::acc_t<T>;
+  using Values = ListValues<A, 1 + R>;  // through, then the up-sums
+  if (Values::bytes(lists.widest) > lists.spare_bytes) return false;
+  const Values values{static_cast<A*>(lists.spare), lists.widest};
+  const int count = lists.count(), warp = threadIdx.x / 32;
+  if (count < 2) return true;
+  for_each_slot(lists, lane, count - 1, [&](int t) {
+    const index_t u = lane.at(lists.vertex(t));
+    const int slot = t - lists.begin(count - 1);
+    values.at(count - 1, slot, 0) = rows.through[u];
+#pragma unroll
+    for (int r = 0; r < R; ++r) values.at(count - 1, slot, 1 + r) = rows.up[r][u];
+  });
+  A held_up[R], held_through = 0;  // the inputs of the warp's first slot of the coming step
+  const auto fetch = [&](int j) {
+    const int t = lists.begin(j) + warp;
+    if (!lane.active || t >= lists.end(j)) return;
+    const index_t i = lane.at(lists.vertex(t));
+#pragma unroll
+    for (int r = 0; r < R; ++r) held_up[r] = rows.up[r][i];
+    held_through = j > 0 ? rows.through[i] : A(0);  // the first band's top has none
+  };
+  fetch(count - 2);
+  __syncthreads();
+  for (int j = count - 2; j >= 0; --j) {
+    const int begin = lists.begin(j), below = lists.begin(j + 1);
+    for_each_slot(lists, lane, j, [&](int t) {
+      const index_t i = lane.at(lists.vertex(t));
+      const bool held = t == begin + warp;
+      A sum[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) sum[r] = held ? held_up[r] : rows.up[r][i];
+      const A through = held ? held_through : j > 0 ? rows.through[i] : A(0);
+      for (int c = lists.link(t); c < lists.link(t + 1); ++c) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) sum[r] += values.at(j + 1, c - below, 0) * values.at(j + 1, c - below, 1 + r);
+      }
+      values.at(j, t - begin, 0) = through;
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        rows.up[r][i] = sum[r];
+        values.at(j, t - begin, 1 + r) = sum[r];
+      }
+    });
+    if (j > 0) fetch(j - 1);
+    __syncthreads();
+  }
+  return true;
+}
+
 // Step 2: the up-sums of the band tops, deepest band first.
 template <class T, int R>
 __global__ void __launch_bounds__(kChainWarps * 32) band_up_chain_kernel(ChannelShape shape, Schedule schedule,
@@ -411,6 +497,9 @@ __global__ void __launch_bounds__(kChainWarps * 32) band_up_chain_kernel(Channel
                                                                         int capacity) {
   using A = detail::acc_t<T>;
   with_chain_lists(shape, schedule, bands, true, capacity, [&](const Lane& lane, const auto& lists) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(lists)>, StagedChainLists>) {
+      if (up_chain_on_chip(lane, lists, rows)) return;
+    }
     for (int j = lists.count() - 2; j >= 0; --j) {
       // Only the tops just summed are a true dependency of the next step: the rest of what it
       // reads is asked for now (these rows are far larger than L2 by the time the chain runs).
@@ -570,15 +659,18 @@ void launch_band_sweep(const BandPlan& plan, int width, KernelOf kernel_of, cons
 }
 
 // Shared memory a chain block may stage its lists in: up to 64 KB (one slot in ~K vertices; ~2 200
-// slots for a 200x336 grid's tree, 8 or 12 bytes each). Chain blocks are at most one a
-// multiprocessor (band_plan), so the space costs no residency.
+// slots for a 200x336 grid's tree, 8 or 12 bytes each). The up chain also keeps its values there,
+// 2 x (1 + R) x 128 bytes for each slot of the longest list (~340 slots at 200x336): up to 192 KB.
+// Chain blocks are at most one a multiprocessor (band_plan), so the space costs no residency.
 constexpr std::size_t kChainListBytes = 64 * 1024;
+constexpr std::size_t kUpChainBytes = 192 * 1024;
 
-// Launches a chain kernel, a block per sample and channel tile, with as much of kChainListBytes
-// as the device gives it; the kernel takes its capacity in ints as its last argument.
+// Launches a chain kernel, a block per sample and channel tile, with as much of `max_bytes` of
+// shared memory as the device gives it; the kernel takes its capacity in ints as its last argument.
 template <class Kernel, class... Args>
-void launch_band_chain(const BandPlan& plan, Kernel* kernel, const char* name, cudaStream_t stream, Args... args) {
-  const std::size_t bytes = std::min(kChainListBytes, detail::max_dynamic_shared(kernel));
+void launch_band_chain(const BandPlan& plan, Kernel* kernel, std::size_t max_bytes, const char* name,
+                       cudaStream_t stream, Args... args) {
+  const std::size_t bytes = std::min(max_bytes, detail::max_dynamic_shared(kernel));
   detail::allow_dynamic_shared(kernel, bytes);
   kernel<<<plan.chain_blocks, kChainWarps * 32, bytes, stream>>>(args..., static_cast<int>(bytes / sizeof(int)));
   detail::check_launch(name);
@@ -597,10 +689,11 @@ void run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedul
     launch_band_sweep(plan, width, kernel_of, "band_sweep_kernel", stream, shape, decay, schedule, bands, rows);
   };
   sweep(std::false_type{});
-  launch_band_chain(plan, band_up_chain_kernel<T, R>, "band_up_chain_kernel", stream, shape, schedule, bands, rows);
-  sweep(std::true_type{});
-  launch_band_chain(plan, band_down_chain_kernel<T, R>, "band_down_chain_kernel", stream, shape, decay, schedule,
+  launch_band_chain(plan, band_up_chain_kernel<T, R>, kUpChainBytes, "band_up_chain_kernel", stream, shape, schedule,
                     bands, rows);
+  sweep(std::true_type{});
+  launch_band_chain(plan, band_down_chain_kernel<T, R>, kChainListBytes, "band_down_chain_kernel", stream, shape,
+                    decay, schedule, bands, rows);
 }
 
 }  // namespace

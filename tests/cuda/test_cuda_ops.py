@@ -343,15 +343,18 @@ def spider(legs: int, length: int) -> gc.BFS:
 
 @pytest.mark.parametrize("mode", ["all", "root"])
 @pytest.mark.parametrize(
-    ("legs", "length"), [(10_000, 8), (3, 30_000), (2, 6_000), (5, 2_002), (6_000, 140)], ids=str
+    ("legs", "length"),
+    [(10_000, 8), (3, 30_000), (2, 6_000), (5, 2_002), (500, 400), (6_000, 140)],
+    ids=str,
 )
 def test_scan_of_a_spider(mode, legs, length):
     # The schedule's level starts come by jumps of 8 levels where each position's children come
     # after it: 30 001 and 6 001 levels (a jump short at the end, in shared memory as 16-bit
     # offsets and as ints); 10 000 legs make a jump of 8 levels wider than 16 bits (one level at a time).
     # The band scan's chains copy the levels where bands meet into shared memory (883 bands of 34
-    # levels at 3 x 30 000); 6 000 legs of 140 give three bands of 66 levels whose tops and bottoms
-    # hold 6 000 positions each, too many for it: the chains read them in the workspace.
+    # levels at 3 x 30 000), and their values too where those fit: not for 500 legs of 400 (ten
+    # bands of 43 levels, 500 wide). 6 000 legs of 140 give three bands of 66 levels whose tops and
+    # bottoms hold 6 000 positions each, too many even for the lists: the chains read the workspace.
     tree = spider(legs, length)
     n = tree.order.shape[1]
     x, decay, grad = torch.randn(1, 6, n), torch.rand(1, 6, n) * 0.9 + 0.05, torch.randn(1, 6, n)
