@@ -11,6 +11,7 @@
 
 #include <cub/block/block_radix_sort.cuh>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "block_scan.cuh"
@@ -29,9 +30,8 @@ constexpr u16 kNone = 0xFFFF;
 // The sort of the vertices by depth: one per thread up to kThreads vertices, else kSortItems.
 template <int kItems>
 using SortOf = cub::BlockRadixSort<u16, kThreads, kItems, u16>;
-constexpr std::size_t kSortBytes = sizeof(typename SortOf<1>::TempStorage) > sizeof(typename SortOf<kSortItems>::TempStorage)
-                                       ? sizeof(typename SortOf<1>::TempStorage)
-                                       : sizeof(typename SortOf<kSortItems>::TempStorage);
+constexpr std::size_t kSortBytes =
+    std::max(sizeof(typename SortOf<1>::TempStorage), sizeof(typename SortOf<kSortItems>::TempStorage));
 
 // Byte offsets of a tree's arrays in dynamic shared memory (S = 2(L - 1) slots). Arrays whose
 // lives do not overlap share space: the fill cursors and later the sort's input live in `sums`,
@@ -314,7 +314,8 @@ __global__ void __launch_bounds__(kThreads, 1) bfs_kernel(index_t vertices, cons
     a.depth[v] = static_cast<u16>(depth);
     my_deepest = max(my_deepest, depth);
     const int leaves = a.size[v];
-    a.size[v] = inner && leaves < places && leaves > a.down_at[v] ? static_cast<u16>((leaves - a.down_at[v] + 1) / 2) : 0;
+    const bool halves = inner && leaves < places && leaves > a.down_at[v];
+    a.size[v] = halves ? static_cast<u16>((leaves - a.down_at[v] + 1) / 2) : 0;
   });
   const int deepest = max_over_block(my_deepest);
   // A child's offset: the sizes of the children before it in its parent's list.
