@@ -133,7 +133,9 @@ void launch_edge_weights(GraphShape shape, index_t channels, const T* features, 
   detail::check_launch("edge_weights_kernel");
 }
 
-unsigned grid_for(index_t n) { return static_cast<unsigned>(std::min<index_t>(detail::blocks_for(n, kThreads), 65535)); }
+unsigned grid_for(index_t n) {
+  return static_cast<unsigned>(std::min<index_t>(detail::blocks_for(n, kThreads), 65535));
+}
 
 }  // namespace
 
@@ -170,9 +172,13 @@ void edge_weights(GraphShape shape, index_t channels, const T* features, const i
                                                              weights, stream);
 }
 
-template void edge_weights<float, float>(GraphShape, index_t, const float*, const index_t*, Metric, float*, void*, cudaStream_t, FeatureLayout);
-template void edge_weights<double, double>(GraphShape, index_t, const double*, const index_t*, Metric, double*, void*, cudaStream_t, FeatureLayout);
-template void edge_weights<__half, float>(GraphShape, index_t, const __half*, const index_t*, Metric, float*, void*, cudaStream_t, FeatureLayout);
-template void edge_weights<__nv_bfloat16, float>(GraphShape, index_t, const __nv_bfloat16*, const index_t*, Metric, float*, void*, cudaStream_t, FeatureLayout);
+#define GROOT_INSTANTIATE(T, W)                                                                                    \
+  template void edge_weights<T, W>(GraphShape, index_t, const T*, const index_t*, Metric, W*, void*, cudaStream_t, \
+                                   FeatureLayout);
+GROOT_INSTANTIATE(float, float)
+GROOT_INSTANTIATE(double, double)
+GROOT_INSTANTIATE(__half, float)
+GROOT_INSTANTIATE(__nv_bfloat16, float)
+#undef GROOT_INSTANTIATE
 
 }  // namespace groot::cuda
