@@ -12,6 +12,7 @@ import sys
 
 import groot_core as gc
 import torch
+from shaped_trees import spider, star
 
 
 def main() -> None:
@@ -54,21 +55,12 @@ def main() -> None:
     x = torch.randn(9, 1600, 64, device="cuda").transpose(1, 2).requires_grad_()
     gc.tree_scan(x, torch.rand_like(x).requires_grad_(), tree).square().sum().backward()
     # A star of 20 000 leaves: one band too wide for a block's shared memory (read from the workspace).
-    order = torch.arange(20000, device="cuda").unsqueeze(0)
-    parent = torch.zeros_like(order)
-    parent[0, 0] = -1
     x = torch.randn(1, 20000, 37, device="cuda").transpose(1, 2).requires_grad_()
-    gc.tree_scan(x, torch.rand_like(x).requires_grad_(), gc.BFS(order, parent)).square().sum().backward()
+    gc.tree_scan(x, torch.rand_like(x).requires_grad_(), star(20000, "cuda")).square().sum().backward()
     # A spider of 6 000 legs of 140: three bands whose tops and bottoms are too wide for a chain
     # block's shared memory (read from the workspace).
-    legs, length = 6000, 140
-    ids = torch.arange(1, legs * length + 1, device="cuda").view(length, legs)
-    roots = torch.zeros(legs + 1, device="cuda", dtype=torch.long)
-    roots[0] = -1
-    parent = torch.cat([roots, ids[:-1].reshape(-1)])[None]
-    order = torch.arange(legs * length + 1, device="cuda")[None]
-    x = torch.randn(1, legs * length + 1, 4, device="cuda").transpose(1, 2).requires_grad_()
-    gc.tree_scan(x, torch.rand_like(x).requires_grad_(), gc.BFS(order, parent)).square().sum().backward()
+    x = torch.randn(1, 6000 * 140 + 1, 4, device="cuda").transpose(1, 2).requires_grad_()
+    gc.tree_scan(x, torch.rand_like(x).requires_grad_(), spider(6000, 140, "cuda")).square().sum().backward()
     gc.sequence_edges(100, 3, device="cuda")
     if "--valid-only" not in sys.argv:
         run_invalid_inputs()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import groot_core as gc
 import pytest
 import torch
+from shaped_trees import spider, star
 
 pytestmark = [
     pytest.mark.cuda,
@@ -143,11 +144,11 @@ def test_bfs_is_identical(shape):
 # The Euler tour in one block's shared memory; a tree that would not fit there.
 @pytest.mark.parametrize("n", [1500, 3000, 20000])
 def test_bfs_of_a_star_and_a_path(n):
-    star = torch.stack([torch.zeros(n - 1, dtype=torch.long), torch.arange(1, n)], dim=1)[None]
-    path = torch.stack([torch.arange(n - 1), torch.arange(1, n)], dim=1)[None]
-    for tree in (star, path):
-        result = gc.bfs(tree.cuda(), n, 7)
-        expected = gc.bfs(tree, n, 7)
+    star_edges = torch.stack([torch.zeros(n - 1, dtype=torch.long), torch.arange(1, n)], dim=1)[None]
+    path_edges = torch.stack([torch.arange(n - 1), torch.arange(1, n)], dim=1)[None]
+    for edges in (star_edges, path_edges):
+        result = gc.bfs(edges.cuda(), n, 7)
+        expected = gc.bfs(edges, n, 7)
         assert torch.equal(result.order.cpu(), expected.order)
         assert torch.equal(result.parent.cpu(), expected.parent)
 
@@ -317,28 +318,14 @@ def test_scan_of_a_star_wider_than_16_bits(layout, mode):
     # 70 000 vertices has 69 999 in the queue at the root and must take the global-memory path.
     # Its one depth band is also too wide for a band block's slice of the schedule.
     n = 70_000
-    parent = torch.zeros(1, n, dtype=torch.long)
-    parent[0, 0] = -1
-    star = gc.BFS(torch.arange(n)[None], parent)
     x, decay = torch.randn(1, 3, n, dtype=torch.float64), torch.rand(1, 3, n, dtype=torch.float64)
-    expected = gc.tree_scan(x, decay, star, mode)
-    cuda_star = gc.BFS(star.order.cuda(), star.parent.cuda())
+    expected = gc.tree_scan(x, decay, star(n), mode)
+    cuda_star = star(n, "cuda")
     x, decay = (laid_out(t.to("cuda", torch.float32), layout) for t in (x, decay))
     poison_allocator()
     # The root sums 70 000 float32 terms one after another: rounding grows like sqrt(n) * 6e-8,
     # ~1.6e-5, and every leaf inherits it (1e-5 failed now and then).
     assert relative_error(gc.tree_scan(x, decay, cuda_star, mode).cpu(), expected) < 1e-4
-
-
-def spider(legs: int, length: int) -> gc.BFS:
-    """A root with `legs` paths of `length` vertices hanging from it, in BFS order, ids shuffled."""
-    ids = (torch.randperm(legs * length) + 1).view(legs, length)
-    order = torch.cat([torch.zeros(1, dtype=torch.long), ids.t().reshape(-1)])
-    parent = torch.empty(1 + legs * length, dtype=torch.long)
-    parent[0] = -1
-    parent[ids[:, 0]] = 0
-    parent[ids[:, 1:]] = ids[:, :-1]
-    return gc.BFS(order[None], parent[None])
 
 
 @pytest.mark.parametrize("mode", ["all", "root"])
