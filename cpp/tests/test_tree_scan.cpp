@@ -1,4 +1,5 @@
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "groot/groot.hpp"
@@ -105,4 +106,57 @@ TEST(scan_rejects_bad_schedules) {
                "before its child");
   CHECK_THROWS(groot::tree_scan_forward<float>({1, 1, 0}, {}, {}, {}, {}, groot::ScanMode::all, {}),
                "at least one vertex");
+}
+
+// (B, D, L) values as a (B, L, D) array.
+template <class T>
+std::vector<T> vertex_major(const std::vector<T>& rows, index_t B, index_t D, index_t L) {
+  std::vector<T> out(rows.size());
+  for (index_t b = 0; b < B; ++b)
+    for (index_t d = 0; d < D; ++d)
+      for (index_t v = 0; v < L; ++v) out[(b * L + v) * D + d] = rows[(b * D + d) * L + v];
+  return out;
+}
+
+// The same arithmetic in the same order whatever the layout: outputs equal bit for bit, for
+// blocks of channels that are full, partial or both, tasks of one to five blocks, and trees
+// shorter than a transpose tile.
+template <class T>
+void check_layouts_agree() {
+  constexpr auto vm = groot::FeatureLayout::vertex_major;
+  const std::pair<index_t, index_t> shapes[] = {{2, 1}, {2, 3}, {2, 8}, {2, 13}, {2, 20}, {9, 40}};
+  for (auto [B, D] : shapes) {
+    for (index_t L : {1, 5, 37}) {
+      const index_t n = B * D * L;
+      std::vector<index_t> order, parent;
+      for (index_t b = 0; b < B; ++b) {
+        const auto t = random_tree(L, b % L);
+        order.insert(order.end(), t.order.begin(), t.order.end());
+        parent.insert(parent.end(), t.parent.begin(), t.parent.end());
+      }
+      std::vector<T> x(n), w(n), g(n);
+      for (index_t i = 0; i < n; ++i) {
+        x[i] = static_cast<T>(groot_test::uniform(-1, 1));
+        w[i] = static_cast<T>(groot_test::uniform(0.1, 0.95));
+        g[i] = static_cast<T>(groot_test::uniform(-1, 1));
+      }
+      const auto xv = vertex_major(x, B, D, L), wv = vertex_major(w, B, D, L);
+      const auto gv = vertex_major(g, B, D, L);
+      for (auto mode : {groot::ScanMode::all, groot::ScanMode::root}) {
+        std::vector<T> y(n), yv(n), gx(n), gw(n), gxv(n), gwv(n);
+        groot::tree_scan_forward<T>({B, D, L}, x, w, order, parent, mode, y);
+        groot::tree_scan_forward<T>({B, D, L}, xv, wv, order, parent, mode, yv, vm);
+        CHECK(vertex_major(y, B, D, L) == yv);
+        groot::tree_scan_backward<T>({B, D, L}, g, x, w, order, parent, mode, gx, gw);
+        groot::tree_scan_backward<T>({B, D, L}, gv, xv, wv, order, parent, mode, gxv, gwv, vm);
+        CHECK(vertex_major(gx, B, D, L) == gxv);
+        CHECK(vertex_major(gw, B, D, L) == gwv);
+      }
+    }
+  }
+}
+
+TEST(vertex_major_scans_equal_channel_major_ones) {
+  check_layouts_agree<float>();
+  check_layouts_agree<double>();
 }

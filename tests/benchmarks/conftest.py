@@ -14,6 +14,7 @@ RATIOS = [
     ("three clones / clone (the allocator's share)", "scan three clones", "scan clone", ""),
     ("tree scan fwd+bwd: groot 1 thread / clone", "scan groot 1 thread", "scan clone", ""),
     ("tree scan fwd+bwd: reference / groot", "scan reference", "scan groot", ""),
+    ("token-major (B, L, D) inputs / channel-major", "scan groot token-major", "scan groot", ""),
     ("MST: scipy / groot", "mst scipy", "mst groot", ">= 5"),
     ("MST: scipy / groot 1 thread", "mst scipy", "mst groot 1 thread", ""),
 ]

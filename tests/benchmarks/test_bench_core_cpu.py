@@ -1,7 +1,8 @@
-"""CPU benchmark of groot_core: the tree scan (forward + backward) against the pure-PyTorch
-reference and a plain clone of the same tensor (the memory floor), and the batched MST against
-SciPy. The conftest prints the ratios at the end of the run. Targets, reported and not asserted:
-scan within 10x of the clone, MST at least 5x faster than SciPy.
+"""CPU benchmark of groot_core: the tree scan (forward + backward), on channel-major and
+token-major inputs, against the pure-PyTorch reference and a plain clone of the same tensor (the
+memory floor), and the batched MST against SciPy. The conftest prints the ratios at the end of
+the run. Targets, reported and not asserted: scan within 10x of the clone, MST at least 5x faster
+than SciPy.
 
     python -m pytest tests/benchmarks/test_bench_core_cpu.py -m benchmark -p no:xdist
     python tests/benchmarks/test_bench_core_cpu.py
@@ -80,6 +81,17 @@ def test_scan_groot(benchmark, keep_timing, scan_problem, threads):
     # rounds, too few for a minimum on a shared machine.
     benchmark.pedantic(scan_forward_backward, (gc.tree_scan, *scan_problem), rounds=40, warmup_rounds=3)
     keep_timing("scan groot" + threads)
+
+
+@pytest.mark.benchmark(group=SCAN_GROUP)
+def test_scan_groot_token_major(benchmark, keep_timing, scan_problem):
+    """The same values laid out (B, L, D), as token-major models hold them: scanned as they lie."""
+    tree, *tensors = scan_problem
+    token_major = [t.detach().transpose(1, 2).contiguous().transpose(1, 2) for t in tensors]
+    x, decay = (t.requires_grad_() for t in token_major[:2])
+    arguments = (gc.tree_scan, tree, x, decay, token_major[2])
+    benchmark.pedantic(scan_forward_backward, arguments, rounds=40, warmup_rounds=3)
+    keep_timing("scan groot token-major")
 
 
 @pytest.mark.benchmark(group=SCAN_GROUP)

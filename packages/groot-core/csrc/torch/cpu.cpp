@@ -22,11 +22,27 @@ decltype(auto) dispatch_float(at::ScalarType type, Fn&& fn) {
   return fn(float{});
 }
 
-// A scan result computed contiguous in the compute type, as the op returns it: in x's dtype
-// and layout.
+// The core reads channels-last (B, D, L) views, (B, L, D) arrays in memory, as they are: the
+// vertex-major layout, which it loads a vector of channels at a time with no transpose.
+FeatureLayout scan_layout(const ScanArgs& args) {
+  return args.channels_last ? FeatureLayout::vertex_major : FeatureLayout::channel_major;
+}
+
+// A scan input in the compute type, in the layout of the call (a no-op where both already hold).
+at::Tensor scan_input(const at::Tensor& t, at::ScalarType compute, const ScanArgs& args) {
+  return in_layout(t.to(compute), args.channels_last);
+}
+
+// An uninitialised scan result in the compute type and the layout of the call.
+at::Tensor empty_scan_result(const ScanArgs& args, at::ScalarType compute) {
+  const ChannelShape s = args.shape;
+  if (!args.channels_last) return empty_cpu_output({s.batch, s.channels, s.vertices}, compute);
+  return empty_cpu_output({s.batch, s.vertices, s.channels}, compute).transpose(1, 2);
+}
+
+// A scan result as the op returns it, in x's dtype; its layout, dense either way, is kept.
 at::Tensor as_scan_output(const at::Tensor& result, const at::Tensor& x) {
-  if (!is_channels_last(x)) return result.to(x.scalar_type());
-  return scan_output_like(x, x.scalar_type()).copy_(result);
+  return result.to(x.scalar_type());
 }
 
 at::Tensor edge_weights_cpu(const at::Tensor& features, const at::Tensor& edges,
@@ -77,17 +93,18 @@ std::tuple<at::Tensor, at::Tensor> bfs_cpu(const at::Tensor& tree, int64_t num_v
 
 at::Tensor tree_scan_cpu(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
                          const at::Tensor& parent, c10::string_view mode) {
-  const auto args = scan_arguments(x, decay, order, parent, mode, false);
+  const auto args = scan_arguments(x, decay, order, parent, mode, true);
   use_torch_threads();
   const at::ScalarType compute = compute_type(x.scalar_type());
-  const at::Tensor x_in = args.x.to(compute), decay_in = args.decay.to(compute);
-  at::Tensor y = empty_cpu_output(x_in.sizes(), compute);
+  const at::Tensor x_in = scan_input(args.x, compute, args);
+  const at::Tensor decay_in = scan_input(args.decay, compute, args);
+  at::Tensor y = empty_scan_result(args, compute);
   dispatch_float(compute, [&](auto zero) {
     using T = decltype(zero);
     translate_errors([&] {
       tree_scan_forward<T>(args.shape, view<T>(x_in), view<T>(decay_in),
                            view<index_t>(args.order), view<index_t>(args.parent), args.mode,
-                           mutable_view<T>(y));
+                           mutable_view<T>(y), scan_layout(args));
     });
   });
   return as_scan_output(y, x);
@@ -99,19 +116,21 @@ std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cpu(const at::Tensor& grad
                                                           const at::Tensor& order,
                                                           const at::Tensor& parent,
                                                           c10::string_view mode) {
-  const auto args = scan_arguments(x, decay, order, parent, mode, false);
+  const auto args = scan_arguments(x, decay, order, parent, mode, true);
   use_torch_threads();
   const at::ScalarType compute = compute_type(x.scalar_type());
-  const at::Tensor grad = scan_gradient_argument(grad_y, args).to(compute);
-  const at::Tensor x_in = args.x.to(compute), decay_in = args.decay.to(compute);
-  at::Tensor grad_x = empty_cpu_output(x_in.sizes(), compute);
-  at::Tensor grad_decay = empty_cpu_output(x_in.sizes(), compute);
+  const at::Tensor grad = scan_input(scan_gradient_argument(grad_y, args), compute, args);
+  const at::Tensor x_in = scan_input(args.x, compute, args);
+  const at::Tensor decay_in = scan_input(args.decay, compute, args);
+  at::Tensor grad_x = empty_scan_result(args, compute);
+  at::Tensor grad_decay = empty_scan_result(args, compute);
   dispatch_float(compute, [&](auto zero) {
     using T = decltype(zero);
     translate_errors([&] {
       tree_scan_backward<T>(args.shape, view<T>(grad), view<T>(x_in), view<T>(decay_in),
                             view<index_t>(args.order), view<index_t>(args.parent), args.mode,
-                            mutable_view<T>(grad_x), mutable_view<T>(grad_decay));
+                            mutable_view<T>(grad_x), mutable_view<T>(grad_decay),
+                            scan_layout(args));
     });
   });
   return {as_scan_output(grad_x, x), as_scan_output(grad_decay, x)};

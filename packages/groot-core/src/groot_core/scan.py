@@ -21,7 +21,8 @@ def tree_scan(
     Args:
         x: ``(B, D, L)`` floating point, any strides. Token-major models should pass
             ``x.transpose(1, 2)`` of their ``(B, L, D)`` tensor as it is: that layout is scanned
-            in place on the GPU (the fastest path) and kept by the outputs.
+            as it lies, with no copy, on either device (the GPU's fastest path) and kept by the
+            outputs.
         decay: ``(B, D, L)``, same dtype; typically in (0, 1), e.g. Mamba's ``exp(Δ·A)``.
         tree: a :class:`BFS` schedule, or ``(B, L-1, 2)`` tree edges (then scheduled from vertex 0).
         mode: ``"all"`` sums over every vertex j (vision); ``"root"`` only over j in the subtree of
