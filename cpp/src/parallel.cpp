@@ -2,11 +2,17 @@
 
 #include <atomic>
 #include <thread>
+#include <utility>
 
 namespace groot {
 namespace {
 std::atomic<int> configured_threads{0};
+
+ParallelRunner& runner_slot() {
+  static ParallelRunner runner;
+  return runner;
 }
+}  // namespace
 
 int num_threads() {
   const int configured = configured_threads.load(std::memory_order_relaxed);
@@ -16,5 +22,9 @@ int num_threads() {
 }
 
 void set_num_threads(int n) { configured_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+
+void set_parallel_runner(ParallelRunner runner) { runner_slot() = std::move(runner); }
+
+const ParallelRunner& parallel_runner() { return runner_slot(); }
 
 }  // namespace groot

@@ -1,6 +1,6 @@
-// Runs fn(i) for i in [0, n) on up to num_threads() threads. If calls throw, the exception of the
-// lowest i is rethrown on the caller's thread once all threads have stopped: the same error as a
-// sequential loop, whatever the timing.
+// Runs fn(i) for i in [0, n) on up to num_threads() threads, the core's own or the parallel
+// runner's. If calls throw, the exception of the lowest i is rethrown on the caller's thread once
+// all threads have stopped: the same error as a sequential loop, whatever the timing.
 #pragma once
 
 #include <algorithm>
@@ -28,15 +28,13 @@ void parallel_for(index_t n, index_t cost_per_item, Fn&& fn) {
   std::exception_ptr error;
   index_t error_at = n;
   std::mutex error_mutex;
-  auto run_chunk = [&](index_t worker) {
-    const index_t begin = n * worker / workers;
-    const index_t end = n * (worker + 1) / workers;
+  auto run_range = [&](index_t begin, index_t end) {
     index_t i = begin;
     try {
       for (; i < end; ++i) fn(i);
     } catch (...) {
-      // Each thread stops at its first failure and threads own ascending ranges, so the lowest
-      // failing i is the lowest of the threads' first failures.
+      // Each range stops at its first failure and ranges ascend, so the lowest failing i is the
+      // lowest of the ranges' first failures.
       std::lock_guard<std::mutex> lock(error_mutex);
       if (i < error_at) {
         error_at = i;
@@ -44,11 +42,18 @@ void parallel_for(index_t n, index_t cost_per_item, Fn&& fn) {
       }
     }
   };
-  std::vector<std::thread> threads;
-  threads.reserve(static_cast<std::size_t>(workers - 1));
-  for (index_t worker = 1; worker < workers; ++worker) threads.emplace_back(run_chunk, worker);
-  run_chunk(0);
-  for (auto& thread : threads) thread.join();
+  if (const ParallelRunner& runner = parallel_runner()) {
+    runner(n, workers, run_range);
+  } else {
+    const auto run_worker = [&](index_t worker) {
+      run_range(n * worker / workers, n * (worker + 1) / workers);
+    };
+    std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(workers - 1));
+    for (index_t worker = 1; worker < workers; ++worker) threads.emplace_back(run_worker, worker);
+    run_worker(0);
+    for (auto& thread : threads) thread.join();
+  }
   if (error) std::rethrow_exception(error);
 }
 

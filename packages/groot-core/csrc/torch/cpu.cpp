@@ -1,4 +1,5 @@
 // CPU kernels of the groot operators: tensors in, core calls, tensors out.
+#include <ATen/Config.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
@@ -12,8 +13,21 @@
 namespace groot::adapter {
 namespace {
 
-// The core's CPU loops follow torch.set_num_threads.
+// The core's CPU loops follow torch.set_num_threads, and run on PyTorch's intra-op pool rather
+// than on threads of their own that would take turns with its spinning ones (groot/parallel.hpp).
+// Under the OpenMP backend at::parallel_for is parallel only where this file was compiled with
+// OpenMP (CMakeLists.txt); without, the core keeps its own threads.
 void use_torch_threads() { set_num_threads(at::get_num_threads()); }
+
+#if !AT_PARALLEL_OPENMP || defined(_OPENMP)
+const bool runs_on_torch_pool = [] {
+  set_parallel_runner([](index_t n, index_t workers, const ParallelBody& body) {
+    at::parallel_for(0, n, (n + workers - 1) / workers,
+                     [&](int64_t begin, int64_t end) { body(begin, end); });
+  });
+  return true;
+}();
+#endif
 
 // Calls fn(T{}) with T = double for float64, else float.
 template <class Fn>
