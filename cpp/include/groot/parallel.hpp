@@ -19,7 +19,8 @@ using ParallelRunner = std::function<void(index_t n, index_t workers, const Para
 // The loops start threads of their own unless a runner is set. A framework with a thread pool of
 // its own should pass it here, so that two pools do not take turns on the same cores (an OpenMP
 // pool keeps its threads spinning for a while after each of its loops). An empty runner restores
-// the core's threads. Set it before any loop runs, not while one does.
+// the core's threads. Set it before any loop runs, not while one does. Each thread keeps its
+// loops' scratch between calls (a scan's: up to ~200 bytes a vertex), the runner's threads too.
 void set_parallel_runner(ParallelRunner runner);
 const ParallelRunner& parallel_runner();
 
