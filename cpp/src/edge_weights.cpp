@@ -12,21 +12,34 @@ namespace {
 // Edges are cut into chunks so that a single large graph still spreads over all threads.
 constexpr index_t kEdgeChunk = 4096;
 
+// Σ_c term(a_c, b_c) as kPartials running sums, channel c in sum c % kPartials, then those added
+// in order. Independent sums let the compiler vectorise the loop (one running sum would have to
+// be added in order, a scalar chain), and the order is fixed, whatever the machine.
+constexpr index_t kPartials = 16;
+
+template <class T, class Term>
+T channel_sum(const T* a, const T* b, index_t channels, Term term) {
+  T partial[kPartials] = {};
+  index_t c = 0;
+  for (; c + kPartials <= channels; c += kPartials)
+    for (index_t k = 0; k < kPartials; ++k) partial[k] += term(a[c + k], b[c + k]);
+  for (index_t k = 0; c + k < channels; ++k) partial[k] += term(a[c + k], b[c + k]);
+  T sum = 0;
+  for (index_t k = 0; k < kPartials; ++k) sum += partial[k];
+  return sum;
+}
+
 template <class T>
 T dissimilarity(const T* a, const T* b, index_t channels, Metric metric, T norm_a, T norm_b) {
-  T sum = 0;
   switch (metric) {
     case Metric::cosine:
-      for (index_t c = 0; c < channels; ++c) sum += a[c] * b[c];
-      return T(1) - sum / (norm_a * norm_b);
+      return T(1) - channel_sum(a, b, channels, [](T p, T q) { return p * q; }) / (norm_a * norm_b);
     case Metric::l1:
-      for (index_t c = 0; c < channels; ++c) sum += std::abs(a[c] - b[c]);
-      return sum;
+      return channel_sum(a, b, channels, [](T p, T q) { return std::abs(p - q); });
     case Metric::l2:
-      for (index_t c = 0; c < channels; ++c) sum += (a[c] - b[c]) * (a[c] - b[c]);
-      return sum;
+      return channel_sum(a, b, channels, [](T p, T q) { return (p - q) * (p - q); });
   }
-  return sum;
+  return T(0);
 }
 
 }  // namespace
@@ -57,8 +70,8 @@ void edge_weights(GraphShape shape, index_t channels, span<const T> features,
     if (metric != Metric::cosine) return;
     const T* sample = rows + b * channels * vertices;
     for (index_t v = 0; v < vertices; ++v) {
-      T sum = 0;
-      for (index_t c = 0; c < channels; ++c) sum += sample[v * channels + c] * sample[v * channels + c];
+      const T* row = sample + v * channels;
+      const T sum = channel_sum(row, row, channels, [](T p, T q) { return p * q; });
       // Same guard as torch.nn.functional.normalize: a zero vector stays zero.
       norms[b * vertices + v] = std::max(std::sqrt(sum), T(1e-12));
     }
