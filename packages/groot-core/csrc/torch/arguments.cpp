@@ -99,7 +99,7 @@ at::Tensor in_layout(const at::Tensor& t, bool channels_last) {
 }
 
 ScanArgs scan_arguments(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
-                        const at::Tensor& parent, c10::string_view mode, bool keep_channels_last) {
+                        const at::Tensor& parent, c10::string_view mode) {
   check_rank(x, "x", 3, "(B, D, L)");
   check_floating(x, "x");
   check_floating(decay, "decay");
@@ -118,7 +118,7 @@ ScanArgs scan_arguments(const at::Tensor& x, const at::Tensor& decay, const at::
   }
   check_device(decay, "decay", x, "x");
   const ScanMode parsed = translate_errors([&] { return parse_scan_mode(std::string(mode)); });
-  const bool channels_last = keep_channels_last && is_channels_last(x);
+  const bool channels_last = is_channels_last(x);
   return {{x.size(0), x.size(1), x.size(2)}, parsed, channels_last, in_layout(x, channels_last),
           in_layout(decay, channels_last), as_index(order), as_index(parent)};
 }

@@ -76,10 +76,10 @@ struct ScanArgs {
   bool channels_last;  // x and decay below are (B, L, D) in memory, else (B, D, L) contiguous
   at::Tensor x, decay, order, parent;
 };
-// With keep_channels_last, channels-last inputs stay so (decay is made to match x); otherwise,
-// and for every other layout, x and decay come contiguous.
+// Channels-last inputs stay so (decay is made to match x); for every other layout, x and decay
+// come contiguous.
 ScanArgs scan_arguments(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
-                        const at::Tensor& parent, c10::string_view mode, bool keep_channels_last);
+                        const at::Tensor& parent, c10::string_view mode);
 // grad_y checked against x and returned in the layout of args.x, in x's dtype.
 at::Tensor scan_gradient_argument(const at::Tensor& grad_y, const ScanArgs& args);
 

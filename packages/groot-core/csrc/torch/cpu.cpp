@@ -107,7 +107,7 @@ std::tuple<at::Tensor, at::Tensor> bfs_cpu(const at::Tensor& tree, int64_t num_v
 
 at::Tensor tree_scan_cpu(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
                          const at::Tensor& parent, c10::string_view mode) {
-  const auto args = scan_arguments(x, decay, order, parent, mode, true);
+  const auto args = scan_arguments(x, decay, order, parent, mode);
   use_torch_threads();
   const at::ScalarType compute = compute_type(x.scalar_type());
   const at::Tensor x_in = scan_input(args.x, compute, args);
@@ -130,7 +130,7 @@ std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cpu(const at::Tensor& grad
                                                           const at::Tensor& order,
                                                           const at::Tensor& parent,
                                                           c10::string_view mode) {
-  const auto args = scan_arguments(x, decay, order, parent, mode, true);
+  const auto args = scan_arguments(x, decay, order, parent, mode);
   use_torch_threads();
   const at::ScalarType compute = compute_type(x.scalar_type());
   const at::Tensor grad = scan_input(scan_gradient_argument(grad_y, args), compute, args);

@@ -106,7 +106,7 @@ std::tuple<at::Tensor, at::Tensor> bfs_cuda(const at::Tensor& tree, int64_t num_
 at::Tensor tree_scan_cuda(const at::Tensor& x, const at::Tensor& decay, const at::Tensor& order,
                           const at::Tensor& parent, c10::string_view mode) {
   // float16/bfloat16 are read as they are and accumulated in float32.
-  const auto args = scan_arguments(x, decay, order, parent, mode, true);
+  const auto args = scan_arguments(x, decay, order, parent, mode);
   const c10::cuda::CUDAGuard guard(x.device());
   at::Tensor y = scan_output_like(args.x, x.scalar_type());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "groot::tree_scan", [&] {
@@ -128,7 +128,7 @@ at::Tensor tree_scan_cuda(const at::Tensor& x, const at::Tensor& decay, const at
 std::tuple<at::Tensor, at::Tensor> tree_scan_backward_cuda(const at::Tensor& grad_y, const at::Tensor& x,
                                                            const at::Tensor& decay, const at::Tensor& order,
                                                            const at::Tensor& parent, c10::string_view mode) {
-  const auto args = scan_arguments(x, decay, order, parent, mode, true);
+  const auto args = scan_arguments(x, decay, order, parent, mode);
   const at::Tensor grad = scan_gradient_argument(grad_y, args);
   const c10::cuda::CUDAGuard guard(x.device());
   at::Tensor grad_x = scan_output_like(args.x, x.scalar_type());
