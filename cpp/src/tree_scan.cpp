@@ -53,9 +53,8 @@ BlockStrides block_strides(ChannelShape shape, FeatureLayout layout) {
   return {shape.vertices, 1};
 }
 
-// A task's channels go in blocks of Lanes::width, each block's L lanes after the one before.
-// Vertex-major arrays give a task two blocks, so that it reads and writes whole 64-byte cache
-// lines of a vertex's channels; channel-major rows one.
+// A task's channels go in blocks of Lanes::width, each block's L lanes after the one before
+// (how many blocks a task takes: blocks_per_task).
 template <class T>
 index_t blocks_of(index_t count) {
   return (count + Lanes<T>::width - 1) / Lanes<T>::width;
@@ -262,14 +261,15 @@ index_t blocks_per_task(ChannelShape shape, FeatureLayout layout, index_t buffer
   return (per_sample + tasks - 1) / tasks;
 }
 
-// Runs block(steps, channel count, offset of its first value, buffers) over every task's
-// channels (blocks_per_task), in parallel. Each thread keeps its `buffers` × blocks × L lanes
-// between tasks. Every task of a sample walks the same steps, so their parents come looked up
-// (checked_schedule).
+// Runs block(steps, strides, channel count, offset of its first value, buffers) over every
+// task's channels (blocks_per_task), in parallel. Each thread keeps its `buffers` × blocks × L
+// lanes between tasks. Every task of a sample walks the same steps, so their parents come looked
+// up (checked_schedule).
 template <class T, class Block>
 void for_each_block(ChannelShape shape, FeatureLayout layout, span<const index_t> order,
                     const std::vector<index_t>& step_parent, index_t buffers, Block&& block) {
   const index_t L = shape.vertices, D = shape.channels;
+  const BlockStrides at = block_strides(shape, layout);
   const index_t width = blocks_per_task<T>(shape, layout, buffers) * Lanes<T>::width;
   const index_t tasks_per_sample = (D + width - 1) / width;
   detail::parallel_for(shape.batch * tasks_per_sample, 4 * buffers * width * L, [&](index_t i) {
@@ -277,9 +277,8 @@ void for_each_block(ChannelShape shape, FeatureLayout layout, span<const index_t
     const index_t b = i / tasks_per_sample, first = i % tasks_per_sample * width;
     const index_t count = std::min(width, D - first);
     scratch.resize(static_cast<std::size_t>(buffers * blocks_of<T>(count) * L));
-    block(Steps{order.data() + b * L, step_parent.data() + b * L, L}, count,
-          layout == FeatureLayout::vertex_major ? b * L * D + first : (b * D + first) * L,
-          scratch.data());
+    block(Steps{order.data() + b * L, step_parent.data() + b * L, L}, at, count,
+          b * L * D + first * at.channel, scratch.data());
   });
 }
 
@@ -292,9 +291,9 @@ void tree_scan_forward(ChannelShape shape, span<const T> x, span<const T> decay,
   detail::check_size(x, shape.numel(), "x");
   detail::check_size(y, shape.numel(), "y");
   const std::vector<index_t> step_parent = checked_schedule(shape, decay, order, parent);
-  const BlockStrides at = block_strides(shape, layout);
   for_each_block<T>(shape, layout, order, step_parent, 2,
-                    [&](const Steps& s, index_t count, index_t offset, Lanes<T>* buffers) {
+                    [&](const Steps& s, BlockStrides at, index_t count, index_t offset,
+                        Lanes<T>* buffers) {
     forward_block(s, at, count, x.data() + offset, decay.data() + offset, mode, buffers,
                   y.data() + offset);
   });
@@ -310,9 +309,9 @@ void tree_scan_backward(ChannelShape shape, span<const T> grad_y, span<const T> 
   detail::check_size(grad_x, shape.numel(), "grad_x");
   detail::check_size(grad_decay, shape.numel(), "grad_decay");
   const std::vector<index_t> step_parent = checked_schedule(shape, decay, order, parent);
-  const BlockStrides at = block_strides(shape, layout);
   for_each_block<T>(shape, layout, order, step_parent, 3,
-                    [&](const Steps& s, index_t count, index_t offset, Lanes<T>* buffers) {
+                    [&](const Steps& s, BlockStrides at, index_t count, index_t offset,
+                        Lanes<T>* buffers) {
     backward_block(s, at, count, grad_y.data() + offset, x.data() + offset, decay.data() + offset,
                    mode, buffers, grad_x.data() + offset, grad_decay.data() + offset);
   });
