@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On a GPU machine: build groot-core with its CUDA kernels, run the GPU tests, compute-sanitizer
+# On a GPU machine: build groot-core with its CUDA kernels, run the CPU and GPU tests, compute-sanitizer
 # (memcheck, racecheck, initcheck) and the benchmark. Logs and tables go to $OUT (default artifacts/).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,9 @@ if ! "$python" -m pip install --no-build-isolation --no-deps -v packages/groot-c
   exit 1
 fi
 status=0
+# The CPU suite too: this image builds with its own toolchain, and runs the CPU loops on 16 threads.
+echo "== CPU tests"
+"$python" -m pytest tests/core -q -p no:cacheprovider 2>&1 | tee "$out/cpu_tests.log" | tail -3 || status=1
 echo "== GPU tests"
 "$python" -m pytest tests/cuda -q -p no:cacheprovider 2>&1 | tee "$out/gpu_tests.log" | tail -25 || status=1
 # initcheck: no kernel reads device memory that nothing wrote (the workspaces come uncleared from
