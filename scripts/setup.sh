@@ -20,7 +20,7 @@ fi
 extra=""
 [ "${1:-}" = "--test" ] && extra="[test]"
 # groot-core compiles against the torch in the venv, so it builds without isolation.
-pip install scikit-build-core nanobind ninja "cmake>=3.18"
+pip install scikit-build-core nanobind ninja "cmake>=3.19"
 pip install --no-build-isolation "./packages/groot-core$extra"
 for package in groot-vision groot-lang groot-demo; do
   [ -d "packages/$package" ] && pip install "./packages/$package$extra"
