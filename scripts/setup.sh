@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 venv=${GROOT_VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 py="$venv/bin/python"
+if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "groot's workspace needs Python >= 3.11 (groot-lang's transformers does); $venv has $("$py" --version)" >&2
+  exit 1
+fi
 pip() { "$py" -m pip --disable-pip-version-check -q "$@"; }
 
 pip install --upgrade pip
