@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# On a GPU machine: build groot-core with its CUDA kernels, run the CPU and GPU tests, compute-sanitizer
-# (memcheck, racecheck, initcheck) and the benchmark. Logs and tables go to $OUT (default artifacts/).
+# On a GPU machine: build groot-core with its CUDA kernels, run the CPU and GPU tests,
+# compute-sanitizer (memcheck, racecheck, initcheck) and the benchmark. Logs and tables go to $OUT
+# (default artifacts/).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-artifacts}
