@@ -7,6 +7,8 @@ initcheck).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import groot_core as gc
 import pytest
 import torch
@@ -452,3 +454,52 @@ def test_cuda_graph_capture_of_tree_build_and_scan(batch, side):
     graph.replay()
     torch.cuda.synchronize()
     assert torch.equal(captured, tree_block(guide, x, decay))
+
+
+# Bad CUDA arguments raise like bad CPU ones (tests/core/test_bad_inputs.py): a ValueError whose
+# message arrives whole. A module built with a private C++ runtime crashed on the first of these.
+BAD_CUDA_CALLS = {
+    "scan x rank": (lambda t: gc.tree_scan(t.x[0], t.decay[0], t.schedule), r"x must have shape \(B, D, L\)"),
+    "scan mixed dtypes": (
+        lambda t: gc.tree_scan(t.x, t.decay.double(), t.schedule),
+        "decay must have the dtype of x",
+    ),
+    "scan schedule on the CPU": (
+        lambda t: gc.tree_scan(t.x, t.decay, gc.BFS(*(s.cpu() for s in t.schedule))),
+        "is on cpu but",
+    ),
+    "backward grad_y shape": (
+        lambda t: torch.ops.groot.tree_scan_backward(t.x[:, :2], t.x, t.decay, *t.schedule, "all"),
+        "grad_y must have the shape of x",
+    ),
+    "weights features rank": (
+        lambda t: gc.edge_weights(t.x[0], t.edges),
+        r"features must have shape \(B, C, L\), got 2 dimensions \[3, 6\]",
+    ),
+    "weights unknown metric": (lambda t: gc.edge_weights(t.x, t.edges, "cos"), "metric must be"),
+    "mst edge count": (
+        lambda t: gc.minimum_spanning_tree(t.edges, torch.rand(2, 6, device="cuda"), 6),
+        "edges lists 7 edges but weights has 6",
+    ),
+    "bfs tree rank": (lambda t: gc.bfs(t.tree[0], 6), "tree must have shape"),
+}
+
+
+@pytest.fixture
+def good_cuda_arguments() -> SimpleNamespace:
+    """Valid arguments for 2 samples of a 2×3 grid, 3 channels, that each bad call spoils."""
+    edges = gc.grid_edges(2, 3, device="cuda")
+    return SimpleNamespace(
+        x=torch.randn(2, 3, 6, device="cuda"),
+        decay=torch.rand(2, 3, 6, device="cuda"),
+        edges=edges,
+        schedule=gc.grid_tree(torch.randn(2, 4, 2, 3, device="cuda")),
+        tree=gc.minimum_spanning_tree(edges, torch.rand(2, len(edges), device="cuda"), 6),
+    )
+
+
+@pytest.mark.parametrize("case", BAD_CUDA_CALLS)
+def test_bad_cuda_arguments_raise(case, good_cuda_arguments):
+    call, message = BAD_CUDA_CALLS[case]
+    with pytest.raises(ValueError, match=message):
+        call(good_cuda_arguments)
