@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import pytest
 import torch
 from groot_vision import fusion
 from groot_vision.fusion import FusedLayerNorm
+from groot_vision.tree_ssm import TreeSSM
 
 
 @pytest.fixture(params=[False, True], ids=["eager", "compiled"])
@@ -14,7 +18,9 @@ def fuse(request, monkeypatch: pytest.MonkeyPatch) -> bool:
     monkeypatch.setattr(
         fusion,
         "compiled",
-        lambda step: torch.compile(step, fullgraph=True, dynamic=True, backend="aot_eager"),
+        lambda step, channels: torch.compile(
+            fusion.width_copy(step, channels), fullgraph=True, dynamic=True, backend="aot_eager"
+        ),
     )
     return request.param
 
@@ -73,7 +79,7 @@ def test_state_dict_is_layer_norms() -> None:
 
 def test_small_inputs_stay_eager_unless_forced(monkeypatch: pytest.MonkeyPatch) -> None:
     compiled_steps = []
-    monkeypatch.setattr(fusion, "compiled", lambda step: compiled_steps.append(step) or step)
+    monkeypatch.setattr(fusion, "compiled", lambda step, channels: compiled_steps.append(step) or step)
     # As on a GPU with Triton: fuse=None means "fuse" to fuses().
     monkeypatch.setattr(fusion, "fuses", lambda setting, x: True if setting is None else setting)
     monkeypatch.setattr(fusion, "MIN_FUSED_NORM_NUMEL", 1000)
@@ -102,7 +108,7 @@ def test_scan_steps_in_inference_fuse_only_large_inputs(monkeypatch: pytest.Monk
 
 def test_graph_captures_fuse_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
     compiled_steps = []
-    monkeypatch.setattr(fusion, "compiled", lambda step: compiled_steps.append(step) or step)
+    monkeypatch.setattr(fusion, "compiled", lambda step, channels: compiled_steps.append(step) or step)
     monkeypatch.setattr(fusion, "fuses", lambda setting, x: True if setting is None else setting)
     monkeypatch.setattr(fusion, "MIN_FUSED_NORM_NUMEL", 1000)
     monkeypatch.setattr(fusion, "MIN_FUSED_INFERENCE_NUMEL", 1000)
@@ -118,6 +124,78 @@ def test_graph_captures_fuse_every_size(monkeypatch: pytest.MonkeyPatch) -> None
         FusedLayerNorm(99)(small)
         assert len(compiled_steps) == 1
         assert not fusion.fuses_scan(None, small)
+
+
+def _recording_compiler(monkeypatch: pytest.MonkeyPatch) -> list[list]:
+    """Compiles the steps as on the GPU (a copy of a step for each width, symbolic shapes), with
+    aot_eager for Triton; returns the input sizes of every graph compiled, a list per graph."""
+    graphs = []
+
+    def backend(graph: torch.fx.GraphModule, example_inputs: list) -> Callable:
+        values = [node.meta["example_value"] for node in graph.graph.nodes if node.op == "placeholder"]
+        graphs.append([tuple(v.shape) for v in values if isinstance(v, torch.Tensor)])
+        return torch._dynamo.lookup_backend("aot_eager")(graph, example_inputs)
+
+    def compile_step(step: Callable, channels: int) -> Callable:
+        return torch.compile(fusion.width_copy(step, channels), dynamic=True, backend=backend)
+
+    monkeypatch.setattr(fusion, "compiled", functools.cache(compile_step))
+    torch._dynamo.reset()
+    return graphs
+
+
+def _static(size: int | torch.SymInt) -> bool:
+    """Whether a traced size is a constant (an int, or a symbol the trace pinned to one)."""
+    return not isinstance(size, torch.SymInt) or size.node.maybe_as_int() is not None
+
+
+def _assert_channels_only_static(graphs: list[list], widths: set[int]) -> None:
+    """Every graph's first input (rows, ..., channels) has constant channels and symbolic rows."""
+    assert {int(inputs[0][-1]) for inputs in graphs} == widths
+    for inputs in graphs:
+        assert _static(inputs[0][-1]) and not any(_static(size) for size in inputs[0][:-1]), inputs
+
+
+def test_compiled_norms_specialise_on_the_channel_count_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    graphs = _recording_compiler(monkeypatch)
+
+    def check(rows: int, channels: int) -> None:
+        x = torch.randn(2, rows, channels)
+        torch.testing.assert_close(FusedLayerNorm(channels, fuse=True)(x), torch.nn.LayerNorm(channels)(x))
+
+    for rows, channels in ((6, 24), (6, 40)):
+        check(rows, channels)
+    compiled = len(graphs)
+    for rows, channels in ((9, 24), (13, 40), (11, 24)):
+        check(rows, channels)
+    assert len(graphs) == compiled  # new row counts reuse a width's code
+    _assert_channels_only_static(graphs, {24, 40})
+
+
+def test_widths_beyond_the_recompile_limit_still_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.compile runs a function eagerly past its recompile limit; a copy for each width keeps
+    all of a model's norms compiled (GrootV-T's forward and backward need nine versions)."""
+    graphs = _recording_compiler(monkeypatch)
+    widths = set(range(8, 8 + 2 * torch._dynamo.config.recompile_limit))
+    for channels in sorted(widths):
+        FusedLayerNorm(channels, fuse=True)(torch.randn(3, channels))
+    _assert_channels_only_static(graphs, widths)
+
+
+def test_compiled_scan_steps_specialise_on_the_channel_count_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    graphs = _recording_compiler(monkeypatch)
+    torch.manual_seed(0)
+    mixers = [TreeSSM(width, fuse_elementwise=True) for width in (8, 16)]
+    # Batch sizes 4 and 5 equal no other size or stride of these layers: a coincidence would give
+    # torch.compile an equality to guard on, and a recompilation of its own.
+    with torch.no_grad():
+        for mixer in mixers:
+            mixer(torch.randn(4, 5, 7, mixer.Ds.shape[0] // 2))
+        compiled = len(graphs)
+        for mixer in mixers:
+            mixer(torch.randn(5, 6, 4, mixer.Ds.shape[0] // 2))
+    assert len(graphs) == compiled
+    _assert_channels_only_static(graphs, {16, 32})  # u is (B, L, D), D = 2 * width
 
 
 @pytest.mark.cuda

@@ -119,7 +119,9 @@ def test_memory_and_speed_options_do_not_change_gradients(
         monkeypatch.setattr(
             fusion,
             "compiled",
-            lambda step: torch.compile(step, fullgraph=True, dynamic=True, backend="aot_eager"),
+            lambda step, channels: torch.compile(
+                fusion.width_copy(step, channels), fullgraph=True, dynamic=True, backend="aot_eager"
+            ),
         )
         model = _micro(fuse_elementwise=True)
     else:

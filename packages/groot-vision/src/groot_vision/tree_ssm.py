@@ -103,6 +103,7 @@ def _discretise_scan_read_out(
 ) -> torch.Tensor:
     """The three steps as one function, compiled as one region: one call on the host per layer,
     and the partitioner decides what the backward keeps or recomputes."""
+    fusion.static_channels(u, dt, gate)
     drive, decay = _discretise(u, dt, b, dt_bias, a_logs, dtype)
     h = _scan_tokens(drive, decay, scan, height, width, tree)
     return _read_out(h, u, c, skip, gate, h_norm, out_norm, dtype)
@@ -243,7 +244,7 @@ class TreeSSM(nn.Module):
             bias, a_logs, skip = as_input(self.dt_projs_bias), as_input(self.A_logs), as_input(self.Ds)
             norms = norm_args(self.h_norm), norm_args(self.out_norm)
             if fused:
-                step = fusion.compiled(_discretise_scan_read_out)
+                step = fusion.compiled(_discretise_scan_read_out, u.shape[-1])
                 args = (u, dt, b, c, gate, bias, a_logs, skip, *norms, dtype)
                 return step(*args, self.scan, height, width, tree)
             drive, decay = run(_discretise, u, dt, b, bias, a_logs, dtype)
