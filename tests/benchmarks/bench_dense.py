@@ -1,12 +1,14 @@
 """Dense-prediction benchmark: Mask R-CNN (1333x800) and UperNet (512x512) on GrootV-T, Swin-T, ConvNeXt-T.
 
 Same heads for every backbone (torchvision Mask R-CNN + FPN 256; smp UperNet, decoder 512). For each
-row: frames per second (the median of ``--rounds`` timings, the backbones taking turns) and peak
-memory of batch-1 inference and of AMP training (Mask R-CNN batch 2, UperNet batch 16), each one's
-time against Swin-T's, and for GrootV the share of CUDA time spent in groot_core's tree operators
-(edge weights, MST, BFS, scan: every ``groot::`` op). Random weights; the numbers are speed only.
+row: frames per second and peak memory of batch-1 inference and of AMP training (Mask R-CNN batch 2,
+UperNet batch 16), each one's time against Swin-T's, and for GrootV the share of CUDA time spent in
+groot_core's tree operators (edge weights, MST, BFS, scan: every ``groot::`` op). Random weights; the
+numbers are speed only. Peak memory is measured with each model alone on the GPU; speed with all of
+them resident, in ``--rounds`` rounds that each time every backbone in turn (the median is shown),
+and GrootV-T's ratios to Swin-T are also given round by round.
 
-    python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--infer-iters 50] [--rounds 3]
+    python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--infer-iters 50] [--rounds 10]
         [--only maskrcnn|upernet] [--compile] [--cuda-graphs] [--backbones Swin-T GrootV-T]
 
 With ``--compile`` every backbone (not the heads) goes through ``torch.compile``; with
@@ -17,6 +19,7 @@ With ``--compile`` every backbone (not the heads) goes through ``torch.compile``
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from collections import OrderedDict
@@ -98,15 +101,23 @@ def graph_backbone(model: nn.Module) -> None:
         encoder.model = GraphedInference(encoder.model)
 
 
-def timed(step, iters: int, device: torch.device) -> tuple[float, float]:
-    """(seconds per call, peak GiB) of ``step()``."""
+def timed(step, iters: int, device: torch.device) -> float:
+    """Seconds per call of ``step()``."""
     torch.cuda.synchronize(device)
-    torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for _ in range(iters):
         step()
     torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) / iters, torch.cuda.max_memory_allocated(device) / 2**30
+    return (time.perf_counter() - start) / iters
+
+
+def peak_gib(step, device: torch.device) -> float:
+    """Peak GiB allocated on ``device`` during one ``step()``, everything resident included."""
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    step()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2**30
 
 
 def tree_share(step, device: torch.device) -> float:
@@ -178,6 +189,24 @@ def segmentation_steps(model: nn.Module, device: torch.device):
     return infer, train, 1, 16
 
 
+def prepared(build, steps, label: str, device: torch.device, args: argparse.Namespace):
+    """``label``'s inference and training steps (warmed up; they hold the model), their batch
+    sizes, and a function that puts the model back to its weights after the warm-up."""
+    model = build(label).to(device)
+    if args.compile:
+        compile_backbone(model)
+    if args.cuda_graphs:
+        graph_backbone(model)
+    infer, train, infer_batch, train_batch = steps(model, device)
+    for _ in range(2):
+        infer()
+        train()
+    # A detector's inference does more work the more detections it keeps, and training makes it
+    # keep more: every timing starts from the same weights.
+    start = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    return infer, train, infer_batch, train_batch, functools.partial(model.load_state_dict, start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda")
@@ -185,7 +214,7 @@ def main() -> None:
     # A batch-1 frame lasts 5-30 ms: ten of them were too short a timing to rank backbones whose
     # ratio moved by 0.3 from round to round.
     parser.add_argument("--infer-iters", type=int, default=50, help="inference steps per timing")
-    parser.add_argument("--rounds", type=int, default=3, help="timings per backbone (the median is shown)")
+    parser.add_argument("--rounds", type=int, default=10, help="timings per backbone (the median is shown)")
     parser.add_argument("--only", choices=("maskrcnn", "upernet"))
     parser.add_argument("--compile", action="store_true", help="torch.compile every backbone")
     parser.add_argument(
@@ -205,43 +234,43 @@ def main() -> None:
     for task, (build, steps) in tasks.items():
         if args.only and task != args.only:
             continue
-        # The backbones take turns, round after round (a model is built, warmed up, timed and
-        # dropped each turn, so its memory is its own): a slow stretch of the shared host then
-        # falls on all of them, not on one row.
-        labels = [b for b in BACKBONES if b in args.backbones]
-        samples = {label: [] for label in labels}
-        shares = {}
+
+        # Memory first, each backbone alone, so that its peak is its own.
+        memory, shares, batches, labels = {}, {}, {}, []
+        for label in (b for b in BACKBONES if b in args.backbones):
+            try:
+                infer, train, *batches[label], _ = prepared(build, steps, label, device, args)
+                memory[label] = (peak_gib(infer, device), peak_gib(train, device))
+                if label == "GrootV-T":
+                    shares[label] = tree_share(train, device)
+                labels.append(label)
+            # A comparison backbone that cannot run at this size must not hide the other rows.
+            except Exception as err:
+                print(f"{task:<9} {label:<11} failed: {type(err).__name__}: {str(err)[:80]}")
+            finally:
+                infer = train = None
+                torch.cuda.empty_cache()
+        # Then speed, every backbone resident, timed in turns: batch-1 frames are bound by the
+        # host, whose speed drifts over seconds, so each round times every backbone's inference
+        # back to back (then their training), and ratios are taken within a round.
+        contenders = {label: prepared(build, steps, label, device, args) for label in labels}
+        samples = {label: [] for label in labels}  # (inference, training) seconds per call, a round each
         for _ in range(args.rounds):
-            for label in list(samples):
-                try:
-                    model = build(label).to(device)
-                    if args.compile:
-                        compile_backbone(model)
-                    if args.cuda_graphs:
-                        graph_backbone(model)
-                    infer, train, infer_batch, train_batch = steps(model, device)
-                    for _ in range(2):
-                        infer()
-                        train()
-                    samples[label].append(
-                        timed(infer, args.infer_iters, device)
-                        + timed(train, args.iters, device)
-                        + (infer_batch, train_batch)
-                    )
-                    if label == "GrootV-T" and label not in shares:
-                        shares[label] = tree_share(train, device)
-                # A comparison backbone that cannot run at this size must not hide the other rows.
-                except Exception as err:
-                    print(f"{task:<9} {label:<11} failed: {type(err).__name__}: {str(err)[:80]}")
-                    del samples[label]
-                finally:
-                    model = infer = train = None
-                    torch.cuda.empty_cache()
+            infer_s, train_s = {}, {}
+            for label, (infer, _, _, _, reset) in contenders.items():
+                reset()
+                infer_s[label] = timed(infer, args.infer_iters, device)
+            for label, (_, train, _, _, reset) in contenders.items():
+                reset()
+                train_s[label] = timed(train, args.iters, device)
+            for label in labels:
+                samples[label].append((infer_s[label], train_s[label]))
+        contenders = None
+        torch.cuda.empty_cache()
         times = {}  # label -> (inference, training) seconds per call
         for label, runs in samples.items():
-            infer_s, train_s = (statistics.median(run[i] for run in runs) for i in (0, 2))
-            infer_gib, train_gib = (max(run[i] for run in runs) for i in (1, 3))
-            infer_batch, train_batch = runs[0][4:]
+            infer_s, train_s = (statistics.median(run[i] for run in runs) for i in (0, 1))
+            (infer_gib, train_gib), (infer_batch, train_batch) = memory[label], batches[label]
             share = shares.get(label, float("nan"))
             times[label] = (infer_s, train_s)
             swin = times.get("Swin-T", (float("nan"), float("nan")))
@@ -250,22 +279,19 @@ def main() -> None:
             row = " ".join(f"{v:11.2f}" for v in values) + f" {share:11.1%} {ratios}"
             print(f"{task:<9} {label:<11} {row}")
         if "GrootV-T" in times and "Swin-T" in times:
-            (groot_infer, groot_train), (swin_infer, swin_train) = times["GrootV-T"], times["Swin-T"]
-            print(
-                f"{task}: GrootV-T / Swin-T time, inference {groot_infer / swin_infer:.2f}, "
-                f"training {groot_train / swin_train:.2f} (target <= 1.3)"
-            )
-            # Batch-1 inference is bound by the host, which the device shares: the spread of the
-            # round-by-round ratios (each round times both backbones back to back) shows how far
-            # the medians above can be trusted.
+            # Each round times both backbones back to back, so the ratios of a round share the
+            # host's state; their spread shows how far the medians can be trusted.
             pairs = list(zip(samples["GrootV-T"], samples["Swin-T"], strict=True))
             spread = {
                 name: sorted(groot[i] / swin[i] for groot, swin in pairs)
-                for name, i in (("inference", 0), ("training", 2))
+                for name, i in (("inference", 0), ("training", 1))
             }
             print(
-                f"{task}: ratios round by round, "
-                + ", ".join(f"{name} {r[0]:.2f}-{r[-1]:.2f}" for name, r in spread.items())
+                f"{task}: GrootV-T / Swin-T time round by round (target <= 1.3), "
+                + ", ".join(
+                    f"{name} median {statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})"
+                    for name, r in spread.items()
+                )
             )
 
 
