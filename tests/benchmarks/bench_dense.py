@@ -9,11 +9,14 @@ them resident, in ``--rounds`` rounds that each time every backbone in turn (the
 and GrootV-T's ratios to Swin-T are also given round by round.
 
     python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--infer-iters 50] [--rounds 10]
-        [--only maskrcnn|upernet] [--compile] [--cuda-graphs] [--backbones Swin-T GrootV-T]
+        [--only maskrcnn|upernet] [--compile] [--cuda-graphs] [--graph-training]
+        [--backbones Swin-T GrootV-T]
 
 With ``--compile`` every backbone (not the heads) goes through ``torch.compile``; with
 ``--cuda-graphs`` every backbone's inference is replayed from a CUDA graph
-(:class:`groot_vision.cuda_graphs.GraphedInference`; training runs as before).
+(:class:`groot_vision.cuda_graphs.GraphedInference`); with ``--graph-training`` every backbone's
+training forward and backward are (``torch.cuda.make_graphed_callables``), the heads staying eager;
+training memory and the tree share are still measured eagerly.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import groot_vision  # noqa: F401  (registers the GrootV models with timm)
 import segmentation_models_pytorch as smp
 import timm
 import torch
+from groot_vision import fusion
 from groot_vision.cuda_graphs import GraphedInference
 from groot_vision.detection import build_detector
 from groot_vision.segmentation import build_upernet
@@ -83,22 +87,34 @@ def upernet(label: str) -> nn.Module:
 
 
 def compile_backbone(model: nn.Module) -> None:
-    """``torch.compile`` the backbone of a detector (``backbone.body``) or segmenter (``encoder``)."""
+    """``torch.compile`` the backbone."""
+    owner, name = _backbone_owner(model)
+    setattr(owner, name, torch.compile(getattr(owner, name)))
+
+
+def _backbone_owner(model: nn.Module) -> tuple[nn.Module, str]:
+    """The module holding a detector's (``backbone.body``) or segmenter's (``encoder.model``)
+    backbone, and the attribute it holds it in."""
     if hasattr(model, "backbone"):
-        model.backbone.body = torch.compile(model.backbone.body)
-    else:
-        segmenter = getattr(model, "model", model)  # GrootV's UperNet sits in a padding wrapper
-        segmenter.encoder = torch.compile(segmenter.encoder)
+        return model.backbone, "body"
+    return getattr(model, "model", model).encoder, "model"  # GrootV's UperNet sits in a padding wrapper
 
 
 def graph_backbone(model: nn.Module) -> None:
-    """Replays the inference of a detector's (``backbone.body``) or segmenter's (``encoder.model``)
-    backbone from CUDA graphs."""
-    if hasattr(model, "backbone"):
-        model.backbone.body = GraphedInference(model.backbone.body)
-    else:
-        encoder = getattr(model, "model", model).encoder
-        encoder.model = GraphedInference(encoder.model)
+    """Replays the backbone's inference from CUDA graphs."""
+    owner, name = _backbone_owner(model)
+    setattr(owner, name, GraphedInference(getattr(owner, name)))
+
+
+def graph_training(model: nn.Module, example: torch.Tensor) -> None:
+    """Replays the backbone's AMP training forward and backward from CUDA graphs captured for
+    ``example``'s shape; in eval mode it runs as before. Call before :func:`graph_backbone`."""
+    owner, name = _backbone_owner(model)
+    backbone = getattr(owner, name).train()
+    # Autocast's weight cache must stay out of a capture. Inside capturing_graph GrootV compiles
+    # its small layer norms too, as their host time is paid once (a no-op for the other backbones).
+    with torch.autocast("cuda", cache_enabled=False), fusion.capturing_graph():
+        torch.cuda.make_graphed_callables(backbone, (example,))
 
 
 def timed(step, iters: int, device: torch.device) -> float:
@@ -189,12 +205,15 @@ def segmentation_steps(model: nn.Module, device: torch.device):
     return infer, train, 1, 16
 
 
-def prepared(build, steps, label: str, device: torch.device, args: argparse.Namespace):
+def prepared(build, steps, backbone_input, label: str, device: torch.device, args: argparse.Namespace):
     """``label``'s inference and training steps (warmed up; they hold the model), their batch
-    sizes, and a function that puts the model back to its weights after the warm-up."""
+    sizes, and a function that puts the model back to its weights after the warm-up.
+    ``backbone_input`` is the shape of the batch that the backbone sees in a training step."""
     model = build(label).to(device)
     if args.compile:
         compile_backbone(model)
+    if args.graph_training:
+        graph_training(model, torch.rand(backbone_input, device=device))
     if args.cuda_graphs:
         graph_backbone(model)
     infer, train, infer_batch, train_batch = steps(model, device)
@@ -220,26 +239,41 @@ def main() -> None:
     parser.add_argument(
         "--cuda-graphs", action="store_true", help="replay every backbone's inference from CUDA graphs"
     )
+    parser.add_argument(
+        "--graph-training",
+        action="store_true",
+        help="replay every backbone's training forward and backward from CUDA graphs",
+    )
     parser.add_argument("--backbones", nargs="+", choices=list(BACKBONES), default=list(BACKBONES))
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type != "cuda":
         raise SystemExit("this benchmark times CUDA kernels: run it with --device cuda on a GPU machine")
-    tasks = {"maskrcnn": (mask_rcnn, detection_steps), "upernet": (upernet, segmentation_steps)}
+    # The backbone's batch in a training step: two 1333x800 images padded to a multiple of 32 by
+    # the detector's transform; sixteen 512x512 crops.
+    tasks = {
+        "maskrcnn": (mask_rcnn, detection_steps, (2, 3, 800, 1344)),
+        "upernet": (upernet, segmentation_steps, (16, 3, 512, 512)),
+    }
     columns = ["infer fps", "infer GiB", "train img/s", "train GiB", "tree share"]
     columns += ["infer ×Swin", "train ×Swin"]  # time against Swin-T's
     header = f"{'task':<9} {'backbone':<11} " + " ".join(f"{c:>11}" for c in columns)
     print(header)
     print("-" * len(header))
-    for task, (build, steps) in tasks.items():
+    for task, (build, steps, backbone_input) in tasks.items():
         if args.only and task != args.only:
             continue
 
-        # Memory first, each backbone alone, so that its peak is its own.
+        # Memory first, each backbone alone, so that its peak is its own. Training runs eagerly
+        # here: a training graph's activations sit in its private pool, which a peak of allocated
+        # memory does not see, and its replays hide the tree operators from the profiler.
         memory, shares, batches, labels = {}, {}, {}, []
+        eager_training = argparse.Namespace(**{**vars(args), "graph_training": False})
         for label in (b for b in BACKBONES if b in args.backbones):
             try:
-                infer, train, *batches[label], _ = prepared(build, steps, label, device, args)
+                infer, train, *batches[label], _ = prepared(
+                    build, steps, backbone_input, label, device, eager_training
+                )
                 memory[label] = (peak_gib(infer, device), peak_gib(train, device))
                 if label == "GrootV-T":
                     shares[label] = tree_share(train, device)
@@ -253,7 +287,7 @@ def main() -> None:
         # Then speed, every backbone resident, timed in turns: batch-1 frames are bound by the
         # host, whose speed drifts over seconds, so each round times every backbone's inference
         # back to back (then their training), and ratios are taken within a round.
-        contenders = {label: prepared(build, steps, label, device, args) for label in labels}
+        contenders = {label: prepared(build, steps, backbone_input, label, device, args) for label in labels}
         samples = {label: [] for label in labels}  # (inference, training) seconds per call, a round each
         for _ in range(args.rounds):
             infer_s, train_s = {}, {}
