@@ -13,15 +13,8 @@ from groot_vision.tree_ssm import TreeSSM
 
 
 @pytest.fixture(params=[False, True], ids=["eager", "compiled"])
-def fuse(request, monkeypatch: pytest.MonkeyPatch) -> bool:
+def fuse(request, compiled_on_cpu: None) -> bool:
     """Runs a test eagerly, then compiled (aot_eager stands in for Triton on the CPU)."""
-    monkeypatch.setattr(
-        fusion,
-        "compiled",
-        lambda step, channels: torch.compile(
-            fusion.width_copy(step, channels), fullgraph=True, dynamic=True, backend="aot_eager"
-        ),
-    )
     return request.param
 
 

@@ -106,7 +106,7 @@ def _gradients(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tenso
 
 @pytest.mark.parametrize("variant", ["block_checkpointing", "no_elementwise_recompute", "fused_elementwise"])
 def test_memory_and_speed_options_do_not_change_gradients(
-    variant: str, monkeypatch: pytest.MonkeyPatch
+    variant: str, request: pytest.FixtureRequest
 ) -> None:
     x = torch.randn(2, 3, 40, 40)
     reference = _gradients(_micro(), x)
@@ -114,15 +114,8 @@ def test_memory_and_speed_options_do_not_change_gradients(
         model = _micro()
         model.set_grad_checkpointing(True)
     elif variant == "fused_elementwise":
-        # The CPU stands in for CUDA here: the same capture (whole graphs, symbolic shapes) with
-        # the aot_eager backend instead of Triton kernels (those are checked on the GPU).
-        monkeypatch.setattr(
-            fusion,
-            "compiled",
-            lambda step, channels: torch.compile(
-                fusion.width_copy(step, channels), fullgraph=True, dynamic=True, backend="aot_eager"
-            ),
-        )
+        # The CPU stands in for CUDA here (the Triton kernels are checked on the GPU).
+        request.getfixturevalue("compiled_on_cpu")
         model = _micro(fuse_elementwise=True)
     else:
         model = _micro(recompute_elementwise=False)
