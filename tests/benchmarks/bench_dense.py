@@ -26,6 +26,7 @@ import functools
 import statistics
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 import groot_vision  # noqa: F401  (registers the GrootV models with timm)
 import segmentation_models_pytorch as smp
@@ -86,12 +87,6 @@ def upernet(label: str) -> nn.Module:
     )
 
 
-def compile_backbone(model: nn.Module) -> None:
-    """``torch.compile`` the backbone."""
-    owner, name = _backbone_owner(model)
-    setattr(owner, name, torch.compile(getattr(owner, name)))
-
-
 def _backbone_owner(model: nn.Module) -> tuple[nn.Module, str]:
     """The module holding a detector's (``backbone.body``) or segmenter's (``encoder.model``)
     backbone, and the attribute it holds it in."""
@@ -100,21 +95,35 @@ def _backbone_owner(model: nn.Module) -> tuple[nn.Module, str]:
     return getattr(model, "model", model).encoder, "model"  # GrootV's UperNet sits in a padding wrapper
 
 
+def compile_backbone(model: nn.Module) -> None:
+    """``torch.compile`` the backbone."""
+    owner, name = _backbone_owner(model)
+    setattr(owner, name, torch.compile(getattr(owner, name)))
+
+
 def graph_backbone(model: nn.Module) -> None:
     """Replays the backbone's inference from CUDA graphs."""
     owner, name = _backbone_owner(model)
     setattr(owner, name, GraphedInference(getattr(owner, name)))
 
 
-def graph_training(model: nn.Module, example: torch.Tensor) -> None:
-    """Replays the backbone's AMP training forward and backward from CUDA graphs captured for
-    ``example``'s shape; in eval mode it runs as before. Call before :func:`graph_backbone`."""
+def graph_training(model: nn.Module, train: Callable[[], None]) -> None:
+    """Replays the backbone's AMP training forward and backward from CUDA graphs, captured for the
+    batch that ``train()`` hands it (one eager step finds its shape); in eval mode it runs as
+    before. Call before :func:`graph_backbone`."""
     owner, name = _backbone_owner(model)
-    backbone = getattr(owner, name).train()
+    backbone = getattr(owner, name)
+    examples = []
+    hook = backbone.register_forward_pre_hook(lambda module, args: examples.append(torch.rand_like(args[0])))
+    try:
+        train()
+    finally:
+        hook.remove()  # a module to be graphed must have no hooks
+    backbone.train()
     # Autocast's weight cache must stay out of a capture. Inside capturing_graph GrootV compiles
     # its small layer norms too, as their host time is paid once (a no-op for the other backbones).
     with torch.autocast("cuda", cache_enabled=False), fusion.capturing_graph():
-        torch.cuda.make_graphed_callables(backbone, (example,))
+        torch.cuda.make_graphed_callables(backbone, (examples[0],))
 
 
 def timed(step, iters: int, device: torch.device) -> float:
@@ -205,18 +214,17 @@ def segmentation_steps(model: nn.Module, device: torch.device):
     return infer, train, 1, 16
 
 
-def prepared(build, steps, backbone_input, label: str, device: torch.device, args: argparse.Namespace):
+def prepared(build, steps, label: str, device: torch.device, args: argparse.Namespace):
     """``label``'s inference and training steps (warmed up; they hold the model), their batch
-    sizes, and a function that puts the model back to its weights after the warm-up.
-    ``backbone_input`` is the shape of the batch that the backbone sees in a training step."""
+    sizes, and a function that puts the model back to its weights after the warm-up."""
     model = build(label).to(device)
     if args.compile:
         compile_backbone(model)
+    infer, train, infer_batch, train_batch = steps(model, device)
     if args.graph_training:
-        graph_training(model, torch.rand(backbone_input, device=device))
+        graph_training(model, train)
     if args.cuda_graphs:
         graph_backbone(model)
-    infer, train, infer_batch, train_batch = steps(model, device)
     for _ in range(2):
         infer()
         train()
@@ -249,18 +257,13 @@ def main() -> None:
     device = torch.device(args.device)
     if device.type != "cuda":
         raise SystemExit("this benchmark times CUDA kernels: run it with --device cuda on a GPU machine")
-    # The backbone's batch in a training step: two 1333x800 images padded to a multiple of 32 by
-    # the detector's transform; sixteen 512x512 crops.
-    tasks = {
-        "maskrcnn": (mask_rcnn, detection_steps, (2, 3, 800, 1344)),
-        "upernet": (upernet, segmentation_steps, (16, 3, 512, 512)),
-    }
+    tasks = {"maskrcnn": (mask_rcnn, detection_steps), "upernet": (upernet, segmentation_steps)}
     columns = ["infer fps", "infer GiB", "train img/s", "train GiB", "tree share"]
     columns += ["infer ×Swin", "train ×Swin"]  # time against Swin-T's
     header = f"{'task':<9} {'backbone':<11} " + " ".join(f"{c:>11}" for c in columns)
     print(header)
     print("-" * len(header))
-    for task, (build, steps, backbone_input) in tasks.items():
+    for task, (build, steps) in tasks.items():
         if args.only and task != args.only:
             continue
 
@@ -271,9 +274,7 @@ def main() -> None:
         eager_training = argparse.Namespace(**{**vars(args), "graph_training": False})
         for label in (b for b in BACKBONES if b in args.backbones):
             try:
-                infer, train, *batches[label], _ = prepared(
-                    build, steps, backbone_input, label, device, eager_training
-                )
+                infer, train, *batches[label], _ = prepared(build, steps, label, device, eager_training)
                 memory[label] = (peak_gib(infer, device), peak_gib(train, device))
                 if label == "GrootV-T":
                     shares[label] = tree_share(train, device)
@@ -287,7 +288,7 @@ def main() -> None:
         # Then speed, every backbone resident, timed in turns: batch-1 frames are bound by the
         # host, whose speed drifts over seconds, so each round times every backbone's inference
         # back to back (then their training), and ratios are taken within a round.
-        contenders = {label: prepared(build, steps, backbone_input, label, device, args) for label in labels}
+        contenders = {label: prepared(build, steps, label, device, args) for label in labels}
         samples = {label: [] for label in labels}  # (inference, training) seconds per call, a round each
         for _ in range(args.rounds):
             infer_s, train_s = {}, {}
