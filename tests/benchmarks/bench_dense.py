@@ -215,8 +215,7 @@ def segmentation_steps(model: nn.Module, device: torch.device):
 
 
 def prepared(build, steps, label: str, device: torch.device, args: argparse.Namespace):
-    """``label``'s inference and training steps (warmed up; they hold the model), their batch
-    sizes, and a function that puts the model back to its weights after the warm-up."""
+    """``label``'s model, its inference and training steps (warmed up) and their batch sizes."""
     model = build(label).to(device)
     if args.compile:
         compile_backbone(model)
@@ -228,10 +227,15 @@ def prepared(build, steps, label: str, device: torch.device, args: argparse.Name
     for _ in range(2):
         infer()
         train()
-    # A detector's inference does more work the more detections it keeps, and training makes it
-    # keep more: every timing starts from the same weights.
+    return model, infer, train, infer_batch, train_batch
+
+
+def restorer(model: nn.Module) -> Callable[[], None]:
+    """A function that puts ``model`` back to its present weights. A detector's inference does more
+    work the more detections it keeps, and training makes it keep more: every timing starts from
+    the same weights."""
     start = {name: value.detach().clone() for name, value in model.state_dict().items()}
-    return infer, train, infer_batch, train_batch, functools.partial(model.load_state_dict, start)
+    return functools.partial(model.load_state_dict, start)
 
 
 def main() -> None:
@@ -274,7 +278,7 @@ def main() -> None:
         eager_training = argparse.Namespace(**{**vars(args), "graph_training": False})
         for label in (b for b in BACKBONES if b in args.backbones):
             try:
-                infer, train, *batches[label], _ = prepared(build, steps, label, device, eager_training)
+                model, infer, train, *batches[label] = prepared(build, steps, label, device, eager_training)
                 memory[label] = (peak_gib(infer, device), peak_gib(train, device))
                 if label == "GrootV-T":
                     shares[label] = tree_share(train, device)
@@ -283,24 +287,27 @@ def main() -> None:
             except Exception as err:
                 print(f"{task:<9} {label:<11} failed: {type(err).__name__}: {str(err)[:80]}")
             finally:
-                infer = train = None
+                model = infer = train = None
                 torch.cuda.empty_cache()
         # Then speed, every backbone resident, timed in turns: batch-1 frames are bound by the
         # host, whose speed drifts over seconds, so each round times every backbone's inference
         # back to back (then their training), and ratios are taken within a round.
-        contenders = {label: prepared(build, steps, label, device, args) for label in labels}
+        contenders = {}  # label -> (inference step, training step, weights restorer)
+        for label in labels:
+            model, infer, train, _, _ = prepared(build, steps, label, device, args)
+            contenders[label] = (infer, train, restorer(model))
         samples = {label: [] for label in labels}  # (inference, training) seconds per call, a round each
         for _ in range(args.rounds):
             infer_s, train_s = {}, {}
-            for label, (infer, _, _, _, reset) in contenders.items():
+            for label, (infer, _, reset) in contenders.items():
                 reset()
                 infer_s[label] = timed(infer, args.infer_iters, device)
-            for label, (_, train, _, _, reset) in contenders.items():
+            for label, (_, train, reset) in contenders.items():
                 reset()
                 train_s[label] = timed(train, args.iters, device)
             for label in labels:
                 samples[label].append((infer_s[label], train_s[label]))
-        contenders = None
+        contenders = model = infer = train = reset = None  # the loops' names hold models too
         torch.cuda.empty_cache()
         times = {}  # label -> (inference, training) seconds per call
         for label, runs in samples.items():
