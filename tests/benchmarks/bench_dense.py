@@ -292,22 +292,20 @@ def main() -> None:
         # Then speed, every backbone resident, timed in turns: batch-1 frames are bound by the
         # host, whose speed drifts over seconds, so each round times every backbone's inference
         # back to back (then their training), and ratios are taken within a round.
-        contenders = {}  # label -> (inference step, training step, weights restorer)
+        contenders = {}  # label -> ((inference step, training step), weights restorer)
         for label in labels:
-            model, infer, train, _, _ = prepared(build, steps, label, device, args)
-            contenders[label] = (infer, train, restorer(model))
-        samples = {label: [] for label in labels}  # (inference, training) seconds per call, a round each
+            model, infer, train, *_ = prepared(build, steps, label, device, args)
+            contenders[label] = ((infer, train), restorer(model))
+        samples = {label: [] for label in labels}  # [inference, training] seconds per call, a round each
         for _ in range(args.rounds):
-            infer_s, train_s = {}, {}
-            for label, (infer, _, reset) in contenders.items():
-                reset()
-                infer_s[label] = timed(infer, args.infer_iters, device)
-            for label, (_, train, reset) in contenders.items():
-                reset()
-                train_s[label] = timed(train, args.iters, device)
             for label in labels:
-                samples[label].append((infer_s[label], train_s[label]))
-        contenders = model = infer = train = reset = None  # the loops' names hold models too
+                samples[label].append([])
+            for which, iters in enumerate((args.infer_iters, args.iters)):
+                for label, (pair, reset) in contenders.items():
+                    reset()
+                    samples[label][-1].append(timed(pair[which], iters, device))
+        # The loops' names hold steps, and through them models, too.
+        contenders = model = infer = train = pair = reset = None
         torch.cuda.empty_cache()
         times = {}  # label -> (inference, training) seconds per call
         for label, runs in samples.items():
