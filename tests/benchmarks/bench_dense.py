@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import statistics
 import time
 from collections import OrderedDict
@@ -124,6 +125,14 @@ def graph_training(model: nn.Module, train: Callable[[], None]) -> None:
     # its small layer norms too, as their host time is paid once (a no-op for the other backbones).
     with torch.autocast("cuda", cache_enabled=False), fusion.capturing_graph():
         torch.cuda.make_graphed_callables(backbone, (examples[0],))
+
+
+def release_dropped_models() -> None:
+    """Returns the memory of models no longer referenced to the allocator. A model, its steps'
+    closures and its graphs form reference cycles, which only the cycle collector frees: without
+    it, the models of one task stayed allocated through the next task's memory pass."""
+    gc.collect()
+    torch.cuda.empty_cache()
 
 
 def timed(step, iters: int, device: torch.device) -> float:
@@ -288,7 +297,7 @@ def main() -> None:
                 print(f"{task:<9} {label:<11} failed: {type(err).__name__}: {str(err)[:80]}")
             finally:
                 model = infer = train = None
-                torch.cuda.empty_cache()
+                release_dropped_models()
         # Then speed, every backbone resident, timed in turns: batch-1 frames are bound by the
         # host, whose speed drifts over seconds, so each round times every backbone's inference
         # back to back (then their training), and ratios are taken within a round.
@@ -306,7 +315,7 @@ def main() -> None:
                     samples[label][-1].append(timed(pair[which], iters, device))
         # The loops' names hold steps, and through them models, too.
         contenders = model = infer = train = pair = reset = None
-        torch.cuda.empty_cache()
+        release_dropped_models()
         times = {}  # label -> (inference, training) seconds per call
         for label, runs in samples.items():
             infer_s, train_s = (statistics.median(run[i] for run in runs) for i in (0, 1))
