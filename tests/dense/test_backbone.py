@@ -14,7 +14,7 @@ import torch
 from groot_vision.dense import GrootVFeatures, GrootVFPN, load_backbone_weights
 
 
-@pytest.mark.parametrize("size", [(67, 45), (97, 130)])
+@pytest.mark.parametrize("size", [(67, 45), (97, 130), (64, 96)])
 def test_four_maps_at_strides_4_to_32_for_odd_sizes(size: tuple[int, int]) -> None:
     torch.manual_seed(0)
     backbone = GrootVFeatures("grootv_micro").eval()
@@ -24,6 +24,8 @@ def test_four_maps_at_strides_4_to_32_for_odd_sizes(size: tuple[int, int]) -> No
     for (name, fmap), stride, channels in zip(maps.items(), (4, 8, 16, 32), (32, 64, 128, 256), strict=True):
         assert fmap.shape == (2, channels, math.ceil(size[0] / stride), math.ceil(size[1] / stride)), name
         assert torch.isfinite(fmap).all()
+        # Channels-last, cropped or not: a neck's convolutions then need no layout conversion.
+        assert fmap.is_contiguous(memory_format=torch.channels_last), name
         # Per-stage LayerNorm output: every pixel has (close to) zero mean over channels before the affine
         # part, which is the identity at initialisation.
         assert fmap.mean(1).abs().max() < 1e-4

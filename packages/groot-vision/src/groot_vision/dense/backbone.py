@@ -71,14 +71,18 @@ class GrootVFeatures(nn.Module):
     def forward(self, images: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         """``images`` ``(B, 3, H, W)`` -> ``{"0": (B, C, ⌈H/4⌉, ⌈W/4⌉), ..., "3": (B, 8C, ⌈H/32⌉, ⌈W/32⌉)}``.
 
-        ``C`` is the variant's first-stage width (``self.channels`` lists all four).
+        ``C`` is the variant's first-stage width (``self.channels`` lists all four). The maps are
+        channels-last in memory, as GrootV computes them.
         """
         height, width = images.shape[-2:]
         pad_h, pad_w = (-height) % STRIDES[-1], (-width) % STRIDES[-1]
         if pad_h or pad_w:
             images = F.pad(images, (0, pad_w, 0, pad_h))
         maps = self.body.forward_intermediates(images, intermediates_only=True)
-        return OrderedDict(
-            (str(i), fmap[..., : math.ceil(height / s), : math.ceil(width / s)].contiguous())
-            for i, (fmap, s) in enumerate(zip(maps, STRIDES, strict=True))
-        )
+        features = OrderedDict()
+        for i, (fmap, stride) in enumerate(zip(maps, STRIDES, strict=True)):
+            crop = fmap[..., : math.ceil(height / stride), : math.ceil(width / stride)]
+            # Channels-last keeps the stages' own memory (no copy unless cropped), and a neck's
+            # convolutions then run in it, with no conversion to channels-first and back.
+            features[str(i)] = crop.contiguous(memory_format=torch.channels_last)
+        return features
