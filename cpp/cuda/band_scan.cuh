@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include "band_chains.cuh"
@@ -125,13 +126,75 @@ __device__ void for_each_band_level(const Block& block, int top, int end, bool d
   }
 }
 
+// The root→leaves values of a band are read only at its bottom level (by the chains, and by the
+// finish at the next band's top), and each is a product or a sum along its vertex's path up the
+// band. So where the bottom level is not much wider than the band's levels on average, a lane walks
+// its bottom vertices' paths (parent after parent, from the sample's parent ids) instead of a pass
+// over every level of the band: no barrier a level. A broom (a wide bottom under a narrow band)
+// would walk its shared path once for every vertex below it, and takes the level pass.
+__device__ inline bool bottom_walks_pay(const BandSlice& s, int top, int end) {
+  const int bottom_width = s.level_start_at(end) - s.level_start_at(end - 1);
+  const int band_width = s.level_start_at(end) - s.level_start_at(top);
+  return std::int64_t(bottom_width) * (end - 1 - top) <= 2 * std::int64_t(band_width);
+}
+
+// Step 1 at bottom vertex v, `steps` (> 0) levels below the band's top: `through`, the decays'
+// product up to the top (excluded), and the slots of v's children at positions [first_child,
+// end_child) (the band below's tops): their decay times it.
+template <class T, int W>
+__device__ void walk_through(const int* parent, const LaneOf<W>& lane, const T* decay, detail::acc_t<T>* through,
+                             int v, int steps, const BandSlice& s, int first_child, int end_child) {
+  using A = detail::acc_t<T>;
+  using V = Vec<A, W>;
+  V product = V::fill(1);
+  for (int u = v; steps > 0 && u >= 0; --steps, u = parent[u])
+    product = product * load_vec<A, W>(decay + lane.at(u));
+  store_vec(through + lane.at(v), product);
+  for (int c = first_child; c < end_child; ++c) {
+    const index_t child = lane.at(s.order_at(c));
+    store_vec(through + child, load_vec<A, W>(decay + child) * product);
+  }
+}
+
+// Step 3 at bottom vertex v, `steps` levels below the band's top: `local`, the sum over the path's
+// vertices u (v up to the top) of up(u)·(1 − w(u)²) times the decays' product below u (w = 0 at
+// the root).
+template <class T, int R, int W>
+__device__ void walk_local(const int* parent, const LaneOf<W>& lane, const T* decay, const BandRows<T, R>& rows,
+                           int v, int steps) {
+  using A = detail::acc_t<T>;
+  using V = Vec<A, W>;
+  V local[R], reach = V::fill(1);
+#pragma unroll
+  for (int r = 0; r < R; ++r) local[r] = V::fill(0);
+  for (int u = v; steps >= 0 && u >= 0; --steps) {
+    const index_t i = lane.at(u);
+    const int next = parent[u];
+    const V w = next >= 0 ? load_vec<A, W>(decay + i) : V::fill(0);
+    const V keep = reach * (V::fill(1) - w * w);
+#pragma unroll
+    for (int r = 0; r < R; ++r) local[r] = mul_add(keep, load_vec<A, W>(rows.up[r] + i), local[r]);
+    reach = reach * w;
+    u = next;
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r) store_vec(rows.local[r] + lane.at(v), local[r]);
+}
+
+// The walks took the single-precision sweeps of one or two channels a lane from 32 registers to
+// 43-44, and their blocks of 32 warps from two a multiprocessor to one (the stage 1-2 shapes of
+// one image: twice the waves). Those of the forward are held to 32; the backward's (R = 2) were
+// over 32 before, or spill at it.
+template <class T, int R, int W>
+constexpr int kSweepBlocksPerSM = sizeof(detail::acc_t<T>) == 4 && W <= 2 && R == 1 ? 2 : 0;
+
 // Steps 1 and 3: the leaves→root sweep of every band (local: without the band below, and the
 // band's top included; final: with the final tops below, the band's top left as it is), then
-// the root→leaves sweep (local: `through`; final: `local`). The last band needs no second sweep.
+// the root→leaves values at the band's bottom (local: `through`; final: `local`), by walks or a
+// pass over the band's levels. The last band needs neither.
 template <class T, int R, bool kFinal, int W>
-__global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelShape shape, const T* decay,
-                                                                     Schedule schedule, Bands bands,
-                                                                     BandRows<T, R> rows) {
+__global__ void __launch_bounds__(kMaxBandWarps * 32, (kSweepBlocksPerSM<T, R, W>))
+    band_sweep_kernel(ChannelShape shape, const T* decay, Schedule schedule, Bands bands, BandRows<T, R> rows) {
   using A = detail::acc_t<T>;
   using V = Vec<A, W>;
   for_each_band_slice<W>(shape, schedule, bands, [&](const auto& block, int top, int end) {
@@ -154,6 +217,24 @@ __global__ void __launch_bounds__(kMaxBandWarps * 32) band_sweep_kernel(ChannelS
       for (int r = 0; r < R; ++r) store_vec(rows.up[r] + lane.at(v), sum[r]);
     });
     if (end == s.levels) return;
+    // Walks only where the band's slice is staged: a second copy for the workspace's schedule
+    // made the kernels spill.
+    if constexpr (std::is_same_v<std::decay_t<decltype(s)>, BandSlice>) {
+      if (bottom_walks_pay(s, top, end)) {
+        const int* parent = schedule.parent + block.sample * shape.vertices;
+        for_each_position(lane, s.level_start_at(end - 1), s.level_start_at(end), [&](int k) {
+          if (!lane.active) return;
+          // Bands hold K >= 5 levels (band_plan) but the last, which needs no walks: a bottom
+          // always lies below its top.
+          if constexpr (kFinal)
+            walk_local<T, R, W>(parent, lane, decay, rows, s.order_at(k), end - 1 - top);
+          else if (end - 1 > top)
+            walk_through<T, W>(parent, lane, decay, rows.through, s.order_at(k), end - 1 - top, s,
+                               s.child_start_at(k), s.child_start_at(k + 1));
+        });
+        return;
+      }
+    }
     for_each_band_level(block, top, end, false, 0, [&](int k, int level) {
       if (!lane.active) return;
       const int v = s.order_at(k), p = s.parent_at(k);

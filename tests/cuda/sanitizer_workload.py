@@ -61,6 +61,11 @@ def main() -> None:
     # block's shared memory (read from the workspace).
     x = torch.randn(1, 6000 * 140 + 1, 4, device="cuda").transpose(1, 2).requires_grad_()
     gc.tree_scan(x, torch.rand_like(x).requires_grad_(), spider(6000, 140, "cuda")).square().sum().backward()
+    # A broom (200 legs of 60 under a handle of 29): band bottoms reached by walks up the band, and
+    # the band over the fan by a pass over its levels.
+    x = torch.randn(1, 200 * 60 + 30, 6, device="cuda").transpose(1, 2).requires_grad_()
+    broom = spider(200, 60, "cuda", handle=29)
+    gc.tree_scan(x, torch.rand_like(x).requires_grad_(), broom).square().sum().backward()
     gc.sequence_edges(100, 3, device="cuda")
     if "--valid-only" not in sys.argv:
         run_invalid_inputs()

@@ -13,12 +13,20 @@ def star(n: int, device: str | torch.device = "cpu") -> gc.BFS:
     return gc.BFS(torch.arange(n, device=device)[None], parent)
 
 
-def spider(legs: int, length: int, device: str | torch.device = "cpu") -> gc.BFS:
-    """A root with ``legs`` paths of ``length`` vertices hanging from it, in BFS order, ids shuffled."""
-    ids = (torch.randperm(legs * length) + 1).view(legs, length)
-    order = torch.cat([torch.zeros(1, dtype=torch.long), ids.t().reshape(-1)])
-    parent = torch.empty(1 + legs * length, dtype=torch.long)
+def spider(legs: int, length: int, device: str | torch.device = "cpu", *, handle: int = 0) -> gc.BFS:
+    """A root with ``legs`` paths of ``length`` vertices hanging from it, in BFS order, ids shuffled.
+
+    With a ``handle``, the legs hang from the end of a path of that many vertices below the root
+    (a broom: a wide level under a narrow one).
+    """
+    n = 1 + handle + legs * length
+    shuffled = torch.randperm(n - 1) + 1
+    stem, ids = shuffled[:handle], shuffled[handle:].view(legs, length)
+    path = torch.cat([torch.zeros(1, dtype=torch.long), stem])
+    order = torch.cat([path, ids.t().reshape(-1)])
+    parent = torch.empty(n, dtype=torch.long)
     parent[0] = -1
-    parent[ids[:, 0]] = 0
+    parent[path[1:]] = path[:-1]
+    parent[ids[:, 0]] = path[-1]
     parent[ids[:, 1:]] = ids[:, :-1]
     return gc.BFS(order[None].to(device), parent[None].to(device))

@@ -360,6 +360,28 @@ def test_scan_of_a_spider(mode, legs, length):
         assert relative_error(result.cpu(), reference) < 1e-5
 
 
+@pytest.mark.parametrize("handle", range(20, 60, 3))
+def test_band_scan_of_a_broom(handle):
+    # The band sweeps reach a band's bottom by walking each bottom vertex's path up the band, unless
+    # the bottom level is far wider than the band above it: then they pass over its levels. 200 legs
+    # of 60 hanging from a handle put the fan at every place of a band (~18 levels at this size):
+    # near a band's bottom the levels are passed over, elsewhere walked.
+    tree = spider(200, 60, handle=handle)
+    n = tree.order.shape[1]
+    x, decay, grad = torch.randn(1, 6, n), torch.rand(1, 6, n) * 0.9 + 0.05, torch.randn(1, 6, n)
+    expected = [gc.tree_scan(x.double(), decay.double(), tree)]
+    expected += torch.ops.groot.tree_scan_backward(
+        grad.double(), x.double(), decay.double(), tree.order, tree.parent, "all"
+    )
+    cuda_tree = gc.BFS(tree.order.cuda(), tree.parent.cuda())
+    x, decay, grad = (laid_out(t.cuda(), "channels_last") for t in (x, decay, grad))
+    poison_allocator()
+    results = [gc.tree_scan(x, decay, cuda_tree)]
+    results += torch.ops.groot.tree_scan_backward(grad, x, decay, cuda_tree.order, cuda_tree.parent, "all")
+    for result, reference in zip(results, expected, strict=True):
+        assert relative_error(result.cpu(), reference) < 1e-5
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize(("batch", "channels"), [(2, 37), (2, 38), (9, 64), (9, 36)])
 @pytest.mark.parametrize(("h", "w"), [(120, 90), (60, 70), (1, 6143)])
