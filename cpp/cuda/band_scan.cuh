@@ -4,13 +4,14 @@
 // The level walk of tree_scan_channels_last.cu takes 2 × depth dependent steps. Here the levels
 // are cut into bands of K; every band is walked by its own block at once, and only the values
 // where bands meet go from band to band, like a chunked scan over a sequence:
-//   1. sweep (local): each band's up-sums without the bands below it, and `through[v]`, the
-//      product of decays from v up to its band's top (excluded): how much of v reaches the top
-//      (at a top: how much of it reaches the top of the band above, decay(u)·through(parent(u)));
+//   1. sweep (local): each band's up-sums without the bands below it, and at its bottom
+//      `through[v]`, the product of decays from v up to its band's top (excluded): how much of v
+//      reaches the top (at a top: how much of it reaches the top of the band above,
+//      decay(u)·through(parent(u)));
 //   2. up chain: the band tops' up-sums, deepest band first, from the tops of the band below:
 //      U(r) += Σ through(u) · U(u) over its descendants u at the next top;
-//   3. sweep (final): the rest of each band's up-sums from the final tops, then the root→leaves
-//      results taken as if the band's top had no parent (`local`);
+//   3. sweep (final): the rest of each band's up-sums from the final tops, then at its bottom the
+//      root→leaves results taken as if the band's top had no parent (`local`);
 //   4. down chain: the results at each band's bottom, band after band, from the bottom of the
 //      band above: local(v) += through(v) · decay(anchor) · result(parent(anchor));
 //   5. finish: each band's results root→leaves from the final bottom of the band above.
