@@ -330,21 +330,9 @@ def test_scan_of_a_star_wider_than_16_bits(layout, mode):
     assert relative_error(gc.tree_scan(x, decay, cuda_star, mode).cpu(), expected) < 1e-4
 
 
-@pytest.mark.parametrize("mode", ["all", "root"])
-@pytest.mark.parametrize(
-    ("legs", "length"),
-    [(10_000, 8), (3, 30_000), (2, 6_000), (5, 2_002), (500, 400), (6_000, 140)],
-    ids=str,
-)
-def test_scan_of_a_spider(mode, legs, length):
-    # The schedule's level starts come by jumps of 8 levels where each position's children come
-    # after it: 30 001 and 6 001 levels (a jump short at the end, in shared memory as 16-bit
-    # offsets and as ints); 10 000 legs make a jump of 8 levels wider than 16 bits (one level at a time).
-    # The band scan's chains copy the levels where bands meet into shared memory (883 bands of 34
-    # levels at 3 x 30 000), and their values too where those fit: not for 500 legs of 400 (ten
-    # bands of 43 levels, 500 wide). 6 000 legs of 140 give three bands of 66 levels whose tops and
-    # bottoms hold 6 000 positions each, too many even for the lists: the chains read the workspace.
-    tree = spider(legs, length)
+def assert_six_channel_scan_matches_cpu(tree: gc.BFS, mode: str) -> None:
+    """The GPU scan of token-major rows of six channels on ``tree`` (a CPU one), forward and
+    backward, against the CPU core in float64."""
     n = tree.order.shape[1]
     x, decay, grad = torch.randn(1, 6, n), torch.rand(1, 6, n) * 0.9 + 0.05, torch.randn(1, 6, n)
     expected = [gc.tree_scan(x.double(), decay.double(), tree, mode)]
@@ -360,26 +348,30 @@ def test_scan_of_a_spider(mode, legs, length):
         assert relative_error(result.cpu(), reference) < 1e-5
 
 
+@pytest.mark.parametrize("mode", ["all", "root"])
+@pytest.mark.parametrize(
+    ("legs", "length"),
+    [(10_000, 8), (3, 30_000), (2, 6_000), (5, 2_002), (500, 400), (6_000, 140)],
+    ids=str,
+)
+def test_scan_of_a_spider(mode, legs, length):
+    # The schedule's level starts come by jumps of 8 levels where each position's children come
+    # after it: 30 001 and 6 001 levels (a jump short at the end, in shared memory as 16-bit
+    # offsets and as ints); 10 000 legs make a jump of 8 levels wider than 16 bits (one level at a time).
+    # The band scan's chains copy the levels where bands meet into shared memory (883 bands of 34
+    # levels at 3 x 30 000), and their values too where those fit: not for 500 legs of 400 (ten
+    # bands of 43 levels, 500 wide). 6 000 legs of 140 give three bands of 66 levels whose tops and
+    # bottoms hold 6 000 positions each, too many even for the lists: the chains read the workspace.
+    assert_six_channel_scan_matches_cpu(spider(legs, length), mode)
+
+
 @pytest.mark.parametrize("handle", range(20, 60, 3))
 def test_band_scan_of_a_broom(handle):
     # The band sweeps reach a band's bottom by walking each bottom vertex's path up the band, unless
     # the bottom level is far wider than the band above it: then they pass over its levels. 200 legs
     # of 60 hanging from a handle put the fan at every place of a band (~18 levels at this size):
     # near a band's bottom the levels are passed over, elsewhere walked.
-    tree = spider(200, 60, handle=handle)
-    n = tree.order.shape[1]
-    x, decay, grad = torch.randn(1, 6, n), torch.rand(1, 6, n) * 0.9 + 0.05, torch.randn(1, 6, n)
-    expected = [gc.tree_scan(x.double(), decay.double(), tree)]
-    expected += torch.ops.groot.tree_scan_backward(
-        grad.double(), x.double(), decay.double(), tree.order, tree.parent, "all"
-    )
-    cuda_tree = gc.BFS(tree.order.cuda(), tree.parent.cuda())
-    x, decay, grad = (laid_out(t.cuda(), "channels_last") for t in (x, decay, grad))
-    poison_allocator()
-    results = [gc.tree_scan(x, decay, cuda_tree)]
-    results += torch.ops.groot.tree_scan_backward(grad, x, decay, cuda_tree.order, cuda_tree.parent, "all")
-    for result, reference in zip(results, expected, strict=True):
-        assert relative_error(result.cpu(), reference) < 1e-5
+    assert_six_channel_scan_matches_cpu(spider(200, 60, handle=handle), "all")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
