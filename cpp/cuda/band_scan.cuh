@@ -21,6 +21,7 @@
 // descendants of a top at the next top form one range of positions).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -69,15 +70,33 @@ struct BandSlice {
   __device__ int level_start_at(int level) const { return level_start[level - top]; }
 };
 
-// Shared memory of a band block, for its slice: 24 KB, the positions of ~2 000 (a band at Mask
-// R-CNN's stage 1 holds ~1 300); a band too wide reads the workspace. Small enough that blocks of
-// 8 warps still fit 8 to a multiprocessor (H100: 228 KB, 1 KB of it reserved a block), as they
-// did without it: at 32 KB only 6 fit, and 16 x 192 x 128x128 (1 056 blocks) ran in two waves.
+// Shared memory of a band block of up to 8 warps, for its slice: 24 KB, the positions of ~2 000
+// (a band at Mask R-CNN's stage 1 holds ~1 300); a band too wide reads the workspace. Small enough
+// that blocks of 8 warps still fit 8 to a multiprocessor (H100: 228 KB, 1 KB of it reserved a
+// block), as they did without it: at 32 KB only 6 fit, and 16 x 192 x 128x128 (1 056 blocks) ran
+// in two waves.
 constexpr std::size_t kBandSliceBytes = 24 * 1024;
+
+// Blocks of more warps fit fewer to a multiprocessor by their threads alone (2 048 threads: two of
+// 32 warps, four of 16), so they may take that much more shared memory at no cost in residency:
+// 96 KB slices for blocks of 32 warps hold every band of a 200x336 tree, where 24 KB left 11 of 52
+// (random features) to the workspace's schedule and the level pass. H100, fp32, forward / backward
+// µs: 1 x 160 x 200x336 677 / 937 -> 534 / 807, 2 x 160 x 200x336 1 036 / 1 723 -> 871 / 1 397.
+// The launcher gives no more than the device allows; a block reads what it got.
+inline std::size_t band_slice_bytes(unsigned warps, std::size_t device_max) {
+  return std::min(kBandSliceBytes * (warps > 8 ? warps / 8 : 1), device_max);
+}
+
+// The dynamic shared memory the running block was launched with.
+__device__ inline std::size_t dynamic_shared_bytes() {
+  unsigned bytes;
+  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(bytes));
+  return bytes;
+}
 
 // Calls body(block, top, end) for each band [top, end) the block owns (bands blockIdx.y,
 // + gridDim.y, ...), the block's schedule the band's slice staged in shared memory where it fits
-// (kBandSliceBytes), else the sample's schedule in the workspace. So does a schedule that is no
+// (band_slice_bytes), else the sample's schedule in the workspace. So does a schedule that is no
 // BFS, where the band's children may lie outside the slice (child_start never decreases, so the
 // children of the band's positions lie between those of its first position and its last).
 template <int W, class Body>
@@ -92,7 +111,8 @@ __device__ void for_each_band_slice(ChannelShape shape, const Schedule& schedule
     const int first = whole.level_start[top], bottom_end = whole.level_start[end], stop = whole.level_start[below];
     const int positions = stop - first, ranges = bottom_end - first + 1, level_starts = below - top + 1;
     const bool children_in_slice = whole.child_start[first] >= first && whole.child_start[bottom_end] <= stop;
-    if (!children_in_slice || std::size_t(2 * positions + ranges + level_starts) * sizeof(int) > kBandSliceBytes) {
+    const std::size_t slice_bytes = std::size_t(2 * positions + ranges + level_starts) * sizeof(int);
+    if (!children_in_slice || slice_bytes > dynamic_shared_bytes()) {
       body(BandBlock<W, SampleSchedule>{lane, b, whole, K}, top, end);
       continue;
     }
@@ -359,7 +379,9 @@ template <class KernelOf, class... Args>
 void launch_band_sweep(const BandPlan& plan, int width, KernelOf kernel_of, const char* name, cudaStream_t stream,
                        Args... args) {
   const auto kernel = band_kernel_of_width(width, kernel_of);
-  kernel<<<plan.sweep, plan.warps * 32, kBandSliceBytes, stream>>>(args...);
+  const std::size_t bytes = band_slice_bytes(plan.warps, detail::max_dynamic_shared(kernel));
+  detail::allow_dynamic_shared(kernel, bytes);
+  kernel<<<plan.sweep, plan.warps * 32, bytes, stream>>>(args...);
   detail::check_launch(name);
 }
 

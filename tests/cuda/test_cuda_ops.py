@@ -370,7 +370,9 @@ def test_band_scan_of_a_broom(handle):
     # The band sweeps reach a band's bottom by walking each bottom vertex's path up the band, unless
     # the bottom level is far wider than the band above it: then they pass over its levels. 200 legs
     # of 60 hanging from a handle put the fan at every place of a band (~18 levels at this size):
-    # near a band's bottom the levels are passed over, elsewhere walked.
+    # near a band's bottom the levels are passed over, elsewhere walked. A band of the fan holds
+    # ~3 600 positions, a slice of ~43 KB: staged only because one sample's blocks have 32 warps
+    # (band_slice_bytes: 24 KB for blocks of 8).
     assert_six_channel_scan_matches_cpu(spider(200, 60, handle=handle), "all")
 
 
