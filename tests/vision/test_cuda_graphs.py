@@ -9,7 +9,7 @@ import copy
 import pytest
 import torch
 from groot_vision import fusion
-from groot_vision.cuda_graphs import GraphedInference
+from groot_vision.cuda_graphs import GraphedInference, _ModuleState
 from groot_vision.dense import GrootVFeatures
 from torch import nn
 
@@ -40,6 +40,36 @@ def test_cpu_inputs_run_eagerly() -> None:
             torch.testing.assert_close(out["features"], net.conv(x))
     assert net.calls == 3 and graphed.graphs == 0
     assert not graphed.replays(x)
+
+
+def test_module_state_sees_moved_tensors_and_replaced_submodules() -> None:
+    """What decides whether captured graphs still hold: equal while the module's tensors stay where
+    they are, different after any move or replacement."""
+    net = nn.Sequential(Counting(), nn.GELU())
+    state = _ModuleState()
+    before = state.read(net)
+    net[0].conv.weight.data.mul_(2)  # in place: graphs read it as it is
+    assert state.read(net) == before
+
+    def changed() -> bool:
+        nonlocal before
+        now = state.read(net)
+        different, before = now != before, now
+        return different
+
+    net[0].conv.weight = nn.Parameter(torch.randn_like(net[0].conv.weight))
+    assert changed()
+    net.double()  # moves every parameter by `.data =`
+    assert changed()
+    net[1] = nn.ReLU()  # no tensors, other code
+    assert changed()
+    net[0].conv = nn.Conv2d(3, 8, 3, padding=1)
+    assert changed()
+    net[0].conv.bias.data = torch.zeros(8)
+    assert changed()  # the replacement's tensors are read, not the old conv's
+    net[1].register_buffer("scale", torch.ones(1))  # a module that held none
+    assert changed()
+    assert not changed()
 
 
 def test_max_graphs_is_checked() -> None:
@@ -105,7 +135,7 @@ def test_inference_mode_and_no_grad_keep_separate_graphs() -> None:
 
 @pytest.mark.cuda
 @cuda
-def test_new_parameter_memory_drops_graphs() -> None:
+def test_new_parameter_memory_or_submodules_drop_graphs() -> None:
     net = Counting().cuda().eval()
     graphed = GraphedInference(net)
     x = torch.randn(1, 3, 8, 8, device="cuda")
@@ -118,6 +148,10 @@ def test_new_parameter_memory_drops_graphs() -> None:
         net.conv.weight.copy_(torch.randn_like(net.conv.weight))  # in place: graphs read it
         graphed(x)
         torch.testing.assert_close(graphed(x)["features"], net.conv(x))
+        assert graphed.graphs == 1
+        net.conv = nn.Conv2d(3, 8, 1).cuda()  # other code: a new graph
+        torch.testing.assert_close(graphed(x)["features"], net.conv(x))
+        assert graphed.graphs == 0
 
 
 @pytest.mark.cuda
