@@ -58,8 +58,9 @@ class _ModuleState:
     parameters and buffers live.
 
     A read walks the module tree's tables (children, parameters, buffers) as gathered at the last
-    read, and gathers them again when a submodule was replaced: ~0.1 ms a GrootV-T backbone on the
-    host, where ``parameters()`` and ``buffers()`` took ~0.7 ms at every call.
+    read, and gathers them again when a submodule was replaced. On an H100 machine's host that takes
+    0.12 ms a call for a GrootV-T backbone (Swin-T: 0.07), where walking ``parameters()`` and
+    ``buffers()`` took 0.86 (0.52), before each replay.
     """
 
     def __init__(self) -> None:
