@@ -44,6 +44,14 @@ def test_features_only_returns_four_strided_maps(height: int, width: int) -> Non
     assert [tuple(m.shape) for m in maps] == expected
 
 
+def test_forward_on_the_meta_device_gives_shapes() -> None:
+    # Shape tracing and FLOP counting run models on "meta" tensors, where autocast does not exist.
+    logits = _micro(num_classes=7).to("meta")(torch.empty(2, 3, 65, 47, device="meta"))
+    assert logits.shape == (2, 7) and logits.device.type == "meta"
+    maps = _micro(features_only=True).to("meta")(torch.empty(1, 3, 64, 64, device="meta"))
+    assert [tuple(m.shape) for m in maps] == [(1, 32, 16, 16), (1, 64, 8, 8), (1, 128, 4, 4), (1, 256, 2, 2)]
+
+
 def test_features_only_subset_prunes_unused_layers() -> None:
     model = _micro(features_only=True, out_indices=(0, 2))
     maps = model(torch.randn(1, 3, 64, 64))

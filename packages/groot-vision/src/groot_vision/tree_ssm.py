@@ -226,7 +226,8 @@ class TreeSSM(nn.Module):
 
         ``u``/``dt``/``gate`` ``(B, L, D)`` and ``b``/``c`` ``(B, L, 1)`` -> ``(B, L, D)`` in u's dtype.
         """
-        fp32 = self.force_fp32_scan
+        # Autocast exists for some device types only (not "meta", where shapes are traced).
+        fp32 = self.force_fp32_scan and torch.amp.is_autocast_available(u.device.type)
         # Inside an outer torch.compile these steps are fused with everything around them anyway,
         # and the partitioner saves only what the backward needs.
         fused = fusion.fuses_scan(self.fuse_elementwise, u)
