@@ -91,9 +91,9 @@ class GraphedInference(nn.Module):
     A graph is captured the second time an input of a given shape, dtype, device and autocast
     state comes (a shape seen once is run eagerly: capturing costs a few forwards) and replayed
     for every later one. The least recently used graph is dropped beyond ``max_graphs``, and all are
-    dropped when the module's parameters or buffers move to new memory (``.to()``, reassignment)
-    or a submodule is replaced;
-    in-place changes such as ``load_state_dict`` are read by the graphs as they are.
+    dropped when the module's parameters or buffers move to new memory (``.to()``, reassignment) or
+    a submodule is replaced; in-place changes such as ``load_state_dict`` are read by the graphs as
+    they are.
 
     Forwards are captured inside :func:`groot_vision.fusion.capturing_graph`, so a GrootV
     backbone's compiled steps (layer norms, the work around each scan) run at every size there:
