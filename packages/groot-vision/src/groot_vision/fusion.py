@@ -201,8 +201,11 @@ class FusedLayerNorm(nn.LayerNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         device = x.device.type
         # Autocast exists for some device types only (not "meta", where shapes are traced).
-        autocast = torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
-        cast = self.feeds_autocast and autocast
+        cast = (
+            self.feeds_autocast
+            and torch.amp.is_autocast_available(device)
+            and torch.is_autocast_enabled(device)
+        )
         # fuses() first: inside an outer torch.compile it says no, and the capture flag is never
         # read there (torch 2.11's Dynamo cannot trace ContextVar.get and failed the whole graph).
         small = x.numel() < MIN_FUSED_NORM_NUMEL
