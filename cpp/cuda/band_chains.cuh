@@ -286,8 +286,7 @@ constexpr std::size_t kUpChainBytes = 192 * 1024;
 template <class Kernel, class... Args>
 void launch_band_chain(const BandPlan& plan, Kernel* kernel, std::size_t max_bytes, const char* name,
                        cudaStream_t stream, Args... args) {
-  const std::size_t bytes = std::min(max_bytes, detail::max_dynamic_shared(kernel));
-  detail::allow_dynamic_shared(kernel, bytes);
+  const std::size_t bytes = detail::allow_dynamic_shared(kernel, max_bytes);
   kernel<<<plan.chain_blocks, kChainWarps * 32, bytes, stream>>>(args..., static_cast<int>(bytes / sizeof(int)));
   detail::check_launch(name);
 }

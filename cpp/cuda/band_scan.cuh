@@ -83,9 +83,7 @@ constexpr std::size_t kBandSliceBytes = 24 * 1024;
 // (random features) to the workspace's schedule and the level pass. H100, fp32, forward / backward
 // µs: 1 x 160 x 200x336 677 / 937 -> 534 / 807, 2 x 160 x 200x336 1 036 / 1 723 -> 871 / 1 397.
 // The launcher gives no more than the device allows; a block reads what it got.
-inline std::size_t band_slice_bytes(unsigned warps, std::size_t device_max) {
-  return std::min(kBandSliceBytes * (warps > 8 ? warps / 8 : 1), device_max);
-}
+inline std::size_t band_slice_bytes(unsigned warps) { return kBandSliceBytes * (warps > 8 ? warps / 8 : 1); }
 
 // The dynamic shared memory the running block was launched with.
 __device__ inline std::size_t dynamic_shared_bytes() {
@@ -379,8 +377,7 @@ template <class KernelOf, class... Args>
 void launch_band_sweep(const BandPlan& plan, int width, KernelOf kernel_of, const char* name, cudaStream_t stream,
                        Args... args) {
   const auto kernel = band_kernel_of_width(width, kernel_of);
-  const std::size_t bytes = band_slice_bytes(plan.warps, detail::max_dynamic_shared(kernel));
-  detail::allow_dynamic_shared(kernel, bytes);
+  const std::size_t bytes = detail::allow_dynamic_shared(kernel, band_slice_bytes(plan.warps));
   kernel<<<plan.sweep, plan.warps * 32, bytes, stream>>>(args...);
   detail::check_launch(name);
 }

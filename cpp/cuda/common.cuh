@@ -5,9 +5,13 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "groot/cuda.hpp"
 
@@ -29,13 +33,59 @@ inline int device_attribute(cudaDeviceAttr attribute) {
   return value;
 }
 
+// What the driver says of a kernel's dynamic shared memory on one device: the most it may take
+// beside its static shared memory, and the most it has been allowed so far. Asked once per kernel
+// and device and kept, since the queries are driver calls at every launch otherwise.
+struct SharedMemoryGrant {
+  std::size_t most = 0;
+  std::size_t allowed = 0;
+};
+
+class SharedMemoryGrants {
+ public:
+  // Calls update(grant) on `kernel`'s grant on the current device, under the table's lock, and
+  // returns the grant as it leaves it.
+  template <class Update>
+  static SharedMemoryGrant with(const void* kernel, Update&& update) {
+    int device = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    const Key key{kernel, device};
+    std::unique_lock<std::mutex> lock(mutex());
+    auto found = table().find(key);
+    if (found == table().end()) {
+      lock.unlock();  // ask the driver unlocked; a grant is only stored once it is whole
+      const SharedMemoryGrant fresh{most_on(kernel, device), 0};
+      lock.lock();
+      found = table().emplace(key, fresh).first;
+    }
+    update(found->second);
+    return found->second;
+  }
+
+ private:
+  using Key = std::pair<const void*, int>;
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::map<Key, SharedMemoryGrant>& table() {
+    static std::map<Key, SharedMemoryGrant> t;
+    return t;
+  }
+  static std::size_t most_on(const void* kernel, int device) {
+    cudaFuncAttributes attributes{};
+    check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
+    int optin = 0;
+    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+          "cudaDeviceGetAttribute");
+    return static_cast<std::size_t>(optin) - attributes.sharedSizeBytes;
+  }
+};
+
 // The most dynamic shared memory `kernel` may launch with on the current device, beside its own.
 template <class Kernel>
 std::size_t max_dynamic_shared(Kernel* kernel) {
-  cudaFuncAttributes attributes{};
-  check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
-  return static_cast<std::size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin)) -
-         attributes.sharedSizeBytes;
+  return SharedMemoryGrants::with(reinterpret_cast<const void*>(kernel), [](SharedMemoryGrant&) {}).most;
 }
 
 // Whether `dynamic_bytes` of shared memory fit on the current device beside `kernel`'s own.
@@ -44,11 +94,19 @@ bool fits_in_shared(Kernel* kernel, std::size_t dynamic_bytes) {
   return dynamic_bytes <= max_dynamic_shared(kernel);
 }
 
-// Lets `kernel` launch with `dynamic_bytes` of shared memory (beyond 48 KB a kernel must opt in).
+// Lets `kernel` launch with up to `wanted` bytes of dynamic shared memory (beyond 48 KB a kernel
+// must opt in) and returns what it may take: `wanted`, clipped to what the device allows.
 template <class Kernel>
-void allow_dynamic_shared(Kernel* kernel, std::size_t dynamic_bytes) {
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(dynamic_bytes)),
-        "cudaFuncSetAttribute");
+std::size_t allow_dynamic_shared(Kernel* kernel, std::size_t wanted) {
+  std::size_t bytes = 0;
+  SharedMemoryGrants::with(reinterpret_cast<const void*>(kernel), [&](SharedMemoryGrant& grant) {
+    bytes = std::min(wanted, grant.most);
+    if (bytes <= grant.allowed) return;
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
+          "cudaFuncSetAttribute");
+    grant.allowed = bytes;
+  });
+  return bytes;
 }
 
 inline unsigned blocks_for(index_t n, int threads) {
