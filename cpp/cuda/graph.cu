@@ -1,5 +1,8 @@
 // Edge lists and edge weights on the device.
+#include <cstdint>
+
 #include "common.cuh"
+#include "lane_vector.cuh"
 
 namespace groot::cuda {
 namespace {
@@ -41,58 +44,87 @@ __global__ void sequence_edges_kernel(index_t length, index_t window, index_t* e
   }
 }
 
-// Feature reductions (norms, edge dissimilarities) split the channels of each item (vertex or
-// edge) over several threads — deep stages have few vertices and many channels — and add the
-// slices' partial sums in a fixed order, so results do not depend on scheduling. Which threads
-// share an item follows the layout, so that a warp's loads are coalesced: over channel-major
-// features a warp takes 32 items (consecutive vertices) of one channel and a block 8 channel
-// slices; over vertex-major ones a warp takes 32 consecutive channels of one item, a block 8 items.
-template <FeatureLayout layout>
-struct Split {
-  static constexpr bool by_vertex = layout == FeatureLayout::vertex_major;
-  static constexpr int items = by_vertex ? kThreads / 32 : 32;  // per block
-  static constexpr int slices = kThreads / items;                // per item
-  __device__ static int item() { return by_vertex ? threadIdx.x / 32 : threadIdx.x % 32; }
-  __device__ static int slice() { return by_vertex ? threadIdx.x % 32 : threadIdx.x / 32; }
-  // Offsets of vertex v and of channel c within one sample of C channels and L vertices.
-  __device__ static index_t vertex_offset(index_t v, index_t C) { return by_vertex ? v * C : v; }
-  __device__ static index_t channel_offset(index_t c, index_t L) { return by_vertex ? c : c * L; }
+// Feature reductions (norms, edge dissimilarities) share each item's (vertex's or edge's) channels
+// out over several lanes, since deep stages have few vertices and many channels, and add the
+// lanes' partial sums in a fixed order, so results do not depend on scheduling. Which lanes share
+// an item follows the layout, so that loads are coalesced.
 
-  // The item's total of every slice's partial sum (each of its threads gets it).
+// Channel-major features: a warp takes 32 items (consecutive vertices) of one channel, the block's
+// 8 warps every 8th channel, and their partial sums meet in shared memory.
+struct ChannelMajor {
+  static constexpr int items = 32;                // per block
+  static constexpr int lanes = kThreads / items;  // per item
+  static constexpr int width = 1;                 // channels a lane loads at once
+  __device__ static int item() { return threadIdx.x % 32; }
+  __device__ static int lane() { return threadIdx.x / 32; }
+  // Offset of vertex v in one sample of C channels and L vertices, and from one channel to the next.
+  __device__ static index_t vertex_offset(index_t v, index_t) { return v; }
+  __device__ static index_t channel_stride(index_t L) { return L; }
+  // The item's total of its lanes' partial sums (each lane gets it). Called by the whole block.
   template <class W>
-  __device__ static W sum_slices(W partial, W* shared) {
-    shared[slice() * items + item()] = partial;
+  __device__ static W total(W partial) {
+    __shared__ W partials[kThreads];
+    partials[threadIdx.x] = partial;  // lane() * items + item()
     __syncthreads();
-    W total = 0;
-    for (int s = 0; s < slices; ++s) total += shared[s * items + item()];
-    return total;
+    W sum = 0;
+    for (int s = 0; s < lanes; ++s) sum += partials[s * items + item()];
+    return sum;
   }
 };
 
-template <class S, class T, class W>
-__global__ void vertex_norms_kernel(index_t batch, index_t channels, index_t vertices, const T* features,
-                                    W* norms) {
-  __shared__ W partials[kThreads];
-  const index_t tiles = (vertices + S::items - 1) / S::items;
-  const index_t b = blockIdx.x / tiles, v = (blockIdx.x % tiles) * S::items + S::item();
-  W sum = 0;
-  if (v < vertices) {
-    const T* f = features + b * channels * vertices + S::vertex_offset(v, channels);
-    for (index_t c = S::slice(); c < channels; c += S::slices) {
-      const W value = detail::load_as<W>(f + S::channel_offset(c, vertices));
-      sum += value * value;
-    }
+// Vertex-major (channels-last) features: G neighbouring lanes of a warp take one item, each
+// loading V consecutive channels at once, and sum by shuffles. A butterfly gives every lane the
+// same bits, since each of its additions is commutative.
+template <int G, int V>
+struct VertexMajor {
+  static_assert(G > 0 && 32 % G == 0, "an item's lanes lie in one warp");
+  static constexpr int items = kThreads / G;
+  static constexpr int lanes = G;
+  static constexpr int width = V;
+  __device__ static int item() { return threadIdx.x / G; }
+  __device__ static int lane() { return threadIdx.x % G; }
+  __device__ static index_t vertex_offset(index_t v, index_t C) { return v * C; }
+  __device__ static index_t channel_stride(index_t) { return 1; }
+  template <class W>
+  __device__ static W total(W partial) {
+#pragma unroll
+    for (int offset = G / 2; offset > 0; offset /= 2) partial += __shfl_xor_sync(0xFFFFFFFFu, partial, offset);
+    return partial;
   }
-  const W total = S::sum_slices(sum, partials);
-  if (v < vertices && S::slice() == 0) norms[b * vertices + v] = max(sqrt(total), W(1e-12));
+};
+
+// The lane's share of Σ_c term(a_c, z_c) over the channels of the items at a and z.
+template <class Split, class W, class T, class Term>
+__device__ W lane_sum(const T* a, const T* z, index_t channels, index_t stride, Term term) {
+  constexpr int V = Split::width;
+  W sum = 0;
+  for (index_t c = index_t(Split::lane()) * V; c < channels; c += index_t(Split::lanes) * V) {
+    const Vec<W, V> x = load_vec<W, V>(a + c * stride), y = load_vec<W, V>(z + c * stride);
+#pragma unroll
+    for (int j = 0; j < V; ++j) sum += term(x.v[j], y.v[j]);
+  }
+  return sum;
 }
 
-template <class S, class T, class W>
+template <class Split, class T, class W>
+__global__ void vertex_norms_kernel(index_t batch, index_t channels, index_t vertices, const T* features,
+                                    W* norms) {
+  const index_t tiles = (vertices + Split::items - 1) / Split::items;
+  const index_t b = blockIdx.x / tiles, v = (blockIdx.x % tiles) * Split::items + Split::item();
+  W sum = 0;
+  if (v < vertices) {
+    const T* f = features + b * channels * vertices + Split::vertex_offset(v, channels);
+    sum = lane_sum<Split, W>(f, f, channels, Split::channel_stride(vertices), [](W a, W z) { return a * z; });
+  }
+  const W total = Split::total(sum);
+  if (v < vertices && Split::lane() == 0) norms[b * vertices + v] = max(sqrt(total), W(1e-12));
+}
+
+template <class Split, class T, class W>
 __global__ void edge_weights_kernel(GraphShape shape, index_t channels, const T* features, const index_t* edges,
                                     Metric metric, const W* norms, W* weights) {
-  __shared__ W partials[kThreads];
-  const index_t L = shape.vertices, tiles = (shape.edges + S::items - 1) / S::items;
-  const index_t b = blockIdx.x / tiles, e = (blockIdx.x % tiles) * S::items + S::item();
+  const index_t L = shape.vertices, tiles = (shape.edges + Split::items - 1) / Split::items;
+  const index_t b = blockIdx.x / tiles, e = (blockIdx.x % tiles) * Split::items + Split::item();
   index_t u = -1, v = -1;
   if (e < shape.edges) {
     const index_t* pair = edges + (shape.shared_edges ? 0 : b * shape.edges * 2) + 2 * e;
@@ -102,35 +134,52 @@ __global__ void edge_weights_kernel(GraphShape shape, index_t channels, const T*
   const bool valid = u >= 0 && u < L && v >= 0 && v < L;  // ids out of range: weight 0
   W sum = 0;
   if (valid) {
-    const T* fu = features + b * channels * L + S::vertex_offset(u, channels);
-    const T* fv = features + b * channels * L + S::vertex_offset(v, channels);
-    for (index_t c = S::slice(); c < channels; c += S::slices) {
-      const index_t at = S::channel_offset(c, L);
-      const W a = detail::load_as<W>(fu + at), z = detail::load_as<W>(fv + at);
-      sum += metric == Metric::cosine ? a * z : metric == Metric::l1 ? abs(a - z) : (a - z) * (a - z);
-    }
+    const T* sample = features + b * channels * L;
+    const auto term = [metric](W a, W z) {
+      return metric == Metric::cosine ? a * z : metric == Metric::l1 ? abs(a - z) : (a - z) * (a - z);
+    };
+    sum = lane_sum<Split, W>(sample + Split::vertex_offset(u, channels), sample + Split::vertex_offset(v, channels),
+                             channels, Split::channel_stride(L), term);
   }
-  const W total = S::sum_slices(sum, partials);
-  if (e < shape.edges && S::slice() == 0) {
+  const W total = Split::total(sum);
+  if (e < shape.edges && Split::lane() == 0) {
     W weight = 0;
     if (valid) weight = metric == Metric::cosine ? W(1) - total / (norms[b * L + u] * norms[b * L + v]) : total;
     weights[b * shape.edges + e] = weight;
   }
 }
 
-template <class S, class T, class W>
+template <class Split, class T, class W>
 void launch_edge_weights(GraphShape shape, index_t channels, const T* features, const index_t* edges,
                          Metric metric, W* norms, W* weights, cudaStream_t stream) {
   if (metric == Metric::cosine) {
-    const index_t tiles = (shape.vertices + S::items - 1) / S::items;
-    vertex_norms_kernel<S><<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
+    const index_t tiles = (shape.vertices + Split::items - 1) / Split::items;
+    vertex_norms_kernel<Split><<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
         shape.batch, channels, shape.vertices, features, norms);
     detail::check_launch("vertex_norms_kernel");
   }
-  const index_t tiles = (shape.edges + S::items - 1) / S::items;
-  edge_weights_kernel<S><<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
+  const index_t tiles = (shape.edges + Split::items - 1) / Split::items;
+  edge_weights_kernel<Split><<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
       shape, channels, features, edges, metric, norms, weights);
   detail::check_launch("edge_weights_kernel");
+}
+
+// Vertex-major rows are read 16 bytes a lane where every row starts on such a boundary; a group of
+// 8 lanes takes an item whose channels are at most 64 such loads, 32 lanes a wider one. Against a
+// warp an item with loads of one element (H100, fp16, µs a call, norms and weights): 1 × 160 ×
+// 200x336 73 -> 20, 1 × 320 × 100x168 24 -> 10, 16 × 96 × 128x128 268 -> 75, 128 × 80 × 56x56
+// 394 -> 104 (fp32: 80 -> 51, 24 -> 21, 270 -> 106, 405 -> 147).
+template <class T, class W>
+void vertex_major_edge_weights(GraphShape shape, index_t channels, const T* features, const index_t* edges,
+                               Metric metric, W* norms, W* weights, cudaStream_t stream) {
+  constexpr int V = 16 / sizeof(T);
+  const bool aligned = channels % V == 0 && reinterpret_cast<std::uintptr_t>(features) % 16 == 0;
+  if (!aligned)
+    launch_edge_weights<VertexMajor<32, 1>>(shape, channels, features, edges, metric, norms, weights, stream);
+  else if (channels / V <= 64)
+    launch_edge_weights<VertexMajor<8, V>>(shape, channels, features, edges, metric, norms, weights, stream);
+  else
+    launch_edge_weights<VertexMajor<32, V>>(shape, channels, features, edges, metric, norms, weights, stream);
 }
 
 unsigned grid_for(index_t n) {
@@ -165,11 +214,9 @@ void edge_weights(GraphShape shape, index_t channels, const T* features, const i
   detail::WorkspaceLayout scratch(workspace);
   W* norms = scratch.take<W>(static_cast<std::size_t>(shape.batch * shape.vertices));
   if (layout == FeatureLayout::vertex_major)
-    launch_edge_weights<Split<FeatureLayout::vertex_major>>(shape, channels, features, edges, metric, norms, weights,
-                                                            stream);
+    vertex_major_edge_weights(shape, channels, features, edges, metric, norms, weights, stream);
   else
-    launch_edge_weights<Split<FeatureLayout::channel_major>>(shape, channels, features, edges, metric, norms,
-                                                             weights, stream);
+    launch_edge_weights<ChannelMajor>(shape, channels, features, edges, metric, norms, weights, stream);
 }
 
 #define GROOT_INSTANTIATE(T, W)                                                                                    \

@@ -55,11 +55,15 @@ def test_edges_match_cpu(shape):
         assert torch.equal(gc.sequence_edges(n, k, device="cuda").cpu(), gc.sequence_edges(n, k))
 
 
+# Channels-last rows are read 16 bytes a lane where they allow it, by 8 lanes an item up to 32 such
+# loads and 32 lanes above: 20 channels of 2 bytes allow no such load, 64 and 640 take 8 and 32
+# lanes for 2-byte types, and 8 lanes for every type at 20 or 64 channels of 4 and 8 bytes.
+@pytest.mark.parametrize("channels", [20, 64, 640])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("metric", ["cosine", "l1", "l2"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
-def test_edge_weights_match_cpu(metric, dtype, layout):
-    features = torch.randn(3, 20, 13 * 11, dtype=dtype)
+def test_edge_weights_match_cpu(metric, dtype, layout, channels):
+    features = torch.randn(3, channels, 13 * 11, dtype=dtype)
     edges = gc.grid_edges(13, 11)
     poison_allocator()
     result = gc.edge_weights(laid_out(features.cuda(), layout), edges.cuda(), metric)
@@ -67,6 +71,36 @@ def test_edge_weights_match_cpu(metric, dtype, layout):
     assert result.dtype == expected.dtype
     tolerance = 1e-12 if dtype == torch.float64 else 1e-5
     assert relative_error(result.cpu(), expected) < tolerance
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_edge_weights_of_rows_off_a_16_byte_boundary(dtype):
+    # A channels-last view one element into its storage: rows of 64 channels would allow 16-byte
+    # loads, but their start does not, so the kernel must read them element by element.
+    batch, channels, h, w = 2, 64, 9, 7
+    storage = torch.randn(batch * h * w * channels + 1, dtype=dtype, device="cuda")
+    features = storage[1:].view(batch, h * w, channels).transpose(1, 2)
+    assert features.data_ptr() % 16 != 0
+    edges = gc.grid_edges(h, w, device="cuda")
+    for metric in ("cosine", "l2"):
+        expected = gc.edge_weights(features.cpu(), edges.cpu(), metric)
+        assert relative_error(gc.edge_weights(features, edges, metric).cpu(), expected) < 1e-5
+
+
+def test_edge_weights_of_per_graph_edges_with_ids_out_of_range():
+    # Each graph its own edges; an edge with an id outside [0, L) weighs 0 on the device (which
+    # cannot stop to reject it), and the others are as on the CPU.
+    batch, channels, vertices = 3, 64, 40
+    features = laid_out(torch.randn(batch, channels, vertices, device="cuda"), "channels_last")
+    edges = torch.randint(0, vertices, (batch, 90, 2), device="cuda")
+    bad = torch.zeros(batch, 90, dtype=torch.bool, device="cuda")
+    bad[:, ::7] = True
+    spoiled = edges.clone()
+    spoiled[:, ::7, 1] = torch.tensor([vertices, -1, 2**40], device="cuda").repeat(5)[:13]
+    result = gc.edge_weights(features, spoiled)
+    expected = gc.edge_weights(features.cpu(), edges.cpu())
+    assert torch.all(result[bad] == 0)
+    assert relative_error(result[~bad].cpu(), expected[~bad.cpu()]) < 1e-5
 
 
 @pytest.mark.parametrize("shape", GRIDS)
