@@ -29,7 +29,8 @@ def main() -> None:
         for metric in ("cosine", "l1", "l2"):
             weights = gc.edge_weights(guide.reshape(2, 6, h * w), edges, metric)
             # Channels-last features are read as they are (vertex-major): 6 channels element by
-            # element, 64 by 16-byte loads, 8 lanes an item (32 for 2-byte types at 640).
+            # element (by 16-byte loads in float64), 64 and 640 by 16-byte loads, 8 lanes an item
+            # (32 at 640).
             gc.edge_weights(guide.permute(0, 2, 3, 1).reshape(2, h * w, 6).transpose(1, 2), edges, metric)
             for channels in (64, 640):
                 wide = torch.randn(2, h * w, channels, device="cuda", dtype=dtype).transpose(1, 2)

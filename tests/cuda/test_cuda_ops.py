@@ -55,9 +55,9 @@ def test_edges_match_cpu(shape):
         assert torch.equal(gc.sequence_edges(n, k, device="cuda").cpu(), gc.sequence_edges(n, k))
 
 
-# Channels-last rows are read 16 bytes a lane where they allow it, by 8 lanes an item up to 32 such
-# loads and 32 lanes above: 20 channels of 2 bytes allow no such load, 64 and 640 take 8 and 32
-# lanes for 2-byte types, and 8 lanes for every type at 20 or 64 channels of 4 and 8 bytes.
+# Channels-last rows are read 16 bytes a lane where they allow it, by 8 lanes an item up to 64 such
+# loads and 32 lanes above: 20 channels of 2 bytes allow no such load (element by element), 20 and
+# 64 channels otherwise take 8 lanes, and 640 take 32 in every dtype.
 @pytest.mark.parametrize("channels", [20, 64, 640])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("metric", ["cosine", "l1", "l2"])
