@@ -66,6 +66,30 @@ def test_output_dtype_is_eager_when_not_feeding_autocast(fuse: bool) -> None:
         assert norm(torch.randn(2, 24)).dtype == torch.float32
 
 
+@pytest.mark.parametrize("feeds_autocast", [False, True])
+def test_add_and_norm_is_the_sum_and_its_layer_norm(fuse: bool, feeds_autocast: bool) -> None:
+    """As in a GrootV block under autocast: a float32 stream plus a bfloat16 branch."""
+    reference, norm = _norms(fuse, feeds_autocast)
+    x = torch.randn(2, 5, 7, 24, requires_grad=True)
+    branch = torch.randn(2, 5, 7, 24).to(torch.bfloat16).requires_grad_()
+    grads = torch.randn(2, 5, 7, 24), torch.randn(2, 5, 7, 24)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        total_want = x + branch
+        normed_want = reference(total_want)
+        total, normed = norm.add_and_norm(x, branch)
+    assert total.dtype == torch.float32
+    assert normed.dtype == (torch.bfloat16 if feeds_autocast else torch.float32)
+    torch.testing.assert_close(total, total_want, rtol=0, atol=0)
+    # The reference takes the same cast, so that both round the incoming gradient alike.
+    normed_want = normed_want.to(normed.dtype)
+    torch.testing.assert_close(normed, normed_want)
+    inputs = (x, branch, reference.weight, reference.bias)
+    want = torch.autograd.grad((total_want, normed_want.float()), inputs, grads)
+    got = torch.autograd.grad((total, normed.float()), (x, branch, norm.weight, norm.bias), grads)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)
+
+
 def test_state_dict_is_layer_norms() -> None:
     assert FusedLayerNorm(8).state_dict().keys() == torch.nn.LayerNorm(8).state_dict().keys()
 

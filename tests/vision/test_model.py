@@ -107,6 +107,31 @@ def test_tree_scope_stage_builds_one_tree_per_stage(monkeypatch: pytest.MonkeyPa
     assert not torch.allclose(outputs["block"], outputs["stage"])
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["eager", "compiled"])
+def test_stages_leave_each_residual_add_to_the_next_norm_with_the_same_result(
+    fused: bool, request: pytest.FixtureRequest
+) -> None:
+    """A stage hands each block's last branch on unsummed, to be added by the next norm; its
+    output is still the blocks' own forwards one after another, each the pre-norm formula."""
+    if fused:
+        request.getfixturevalue("compiled_on_cpu")
+    stage = _micro(fuse_elementwise=fused).eval().levels[1]
+    x = torch.randn(2, 9, 11, 64)
+    with torch.no_grad():
+        features, downsampled = stage(x)
+        want = x
+        for block in stage.blocks:
+            mixed, _ = block.TreeSSM(block.norm1(want))
+            summed = want + mixed
+            want_block = summed + block.mlp(block.norm2(summed))
+            got_block, _ = block(want)
+            torch.testing.assert_close(got_block, want_block)
+            want = want_block
+        want = stage.norm(want)
+    torch.testing.assert_close(features, want)
+    torch.testing.assert_close(downsampled, stage.downsample(want))
+
+
 def _gradients(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     model(x).logsumexp(-1).sum().backward()
     return {n: p.grad for n, p in model.named_parameters()}

@@ -164,6 +164,26 @@ def _norm_to(
     return _norm(x, weight, bias, eps).to(dtype)
 
 
+def _add_norm(
+    x: torch.Tensor, branch: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    static_channels(x, branch)
+    total = x + branch
+    return total, F.layer_norm(total, total.shape[-1:], weight, bias, eps)
+
+
+def _add_norm_to(
+    x: torch.Tensor,
+    branch: torch.Tensor,
+    weight: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    eps: float,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    total, y = _add_norm(x, branch, weight, bias, eps)
+    return total, y.to(dtype)
+
+
 # With fuse=None a layer norm is compiled only from this many elements on. In training a compiled
 # call costs ~0.4 ms more host time than an eager one (measured forward + backward on a small input:
 # 0.60 against 0.17 ms), which a step pays in full once the host falls behind the GPU. Eager's
@@ -199,6 +219,23 @@ class FusedLayerNorm(nn.LayerNorm):
         self.feeds_autocast = feeds_autocast
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x, None)
+
+    def add_and_norm(self, x: torch.Tensor, branch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x + branch, self(x + branch))``: a residual add and the norm after it.
+
+        Where the norm compiles, both are one kernel, which reads the residual stream once and
+        writes it once; apart, the add reads and writes it and the norm reads it again. Under
+        autocast GrootV's stream is float32 and its branches half precision, and eager's add of the
+        two is an unvectorised kernel. On an H100 the graphed GrootV-T Mask R-CNN backbone
+        (1333x800, batch 1) went from 8.63 to 8.36 ms a replay with its 30 adds fused so.
+        """
+        return self._run(x, branch)
+
+    def _run(
+        self, x: torch.Tensor, branch: torch.Tensor | None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The norm of ``x`` (``branch`` None), or the sum and its norm."""
         device = x.device.type
         # Autocast exists for some device types only (not "meta", where shapes are traced).
         cast = (
@@ -206,14 +243,18 @@ class FusedLayerNorm(nn.LayerNorm):
             and torch.amp.is_autocast_available(device)
             and torch.is_autocast_enabled(device)
         )
+        dtype = torch.get_autocast_dtype(device) if cast else None
         # fuses() first: inside an outer torch.compile it says no, and the capture flag is never
         # read there (torch 2.11's Dynamo cannot trace ContextVar.get and failed the whole graph).
         small = x.numel() < MIN_FUSED_NORM_NUMEL
         if not fuses(self.fuse, x) or (self.fuse is None and small and not _capturing.get()):
-            y = super().forward(x)
-            return y.to(torch.get_autocast_dtype(device)) if cast else y
-        args = (x, as_input(self.weight), as_input(self.bias), self.eps)
-        channels = x.shape[-1]
-        if cast:
-            return compiled(_norm_to, channels)(*args, torch.get_autocast_dtype(device))
-        return compiled(_norm, channels)(*args)
+            total = x if branch is None else x + branch
+            y = super().forward(total)
+            y = y if dtype is None else y.to(dtype)
+            return y if branch is None else (total, y)
+        inputs = (x,) if branch is None else (x, branch)
+        params = (as_input(self.weight), as_input(self.bias), self.eps)
+        plain, casting = (_norm, _norm_to) if branch is None else (_add_norm, _add_norm_to)
+        if dtype is None:
+            return compiled(plain, x.shape[-1])(*inputs, *params)
+        return compiled(casting, x.shape[-1])(*inputs, *params, dtype)

@@ -99,16 +99,35 @@ class GrootVBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, tree: Any = None) -> tuple[torch.Tensor, Any]:
         """``x`` ``(B, H, W, C)``; ``tree`` reuses a grid tree built by an earlier block (or ``None``)."""
-        mixed, tree = self.TreeSSM(self.norm1(x), tree)
-        x = x + self.drop_path(mixed)
-        x = x + self.drop_path(self.mlp(self.norm2(x)))
-        return x, tree
+        x, branch, tree = self.forward_unsummed(x, None, tree)
+        return x + branch, tree
+
+    def forward_unsummed(
+        self, x: torch.Tensor, pending: torch.Tensor | None, tree: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """The block on ``x + pending`` (``pending``: an earlier block's last branch, or ``None``),
+        leaving its own last branch unsummed: returns ``(x', branch, tree)``, the block's output
+        being ``x' + branch``.
+
+        Each residual add is left to the layer norm that reads its sum next, which does both in
+        one kernel where it compiles (:meth:`~groot_vision.fusion.FusedLayerNorm.add_and_norm`).
+        """
+        if pending is None:
+            normed = self.norm1(x)
+        else:
+            x, normed = self.norm1[0].add_and_norm(x, pending)
+        mixed, tree = self.TreeSSM(normed, tree)
+        x, normed = self.norm2[0].add_and_norm(x, self.drop_path(mixed))
+        return x, self.drop_path(self.mlp(normed)), tree
 
 
 class GrootVStage(nn.Module):
     """Blocks at one resolution, a final LN, then (except in the last stage) the downsampling to the next.
 
     ``tree_scope="stage"`` builds the grid tree once, in the first block, and reuses it in the others.
+    The blocks run through :meth:`GrootVBlock.forward_unsummed`, each handing its last branch to the
+    next one's first norm, so hooks on a block's own ``forward`` do not fire here (hooks on its
+    submodules do).
     """
 
     def __init__(
@@ -136,15 +155,15 @@ class GrootVStage(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` ``(B, H, W, C)`` -> (this stage's normalised features, the next stage's input)."""
-        tree = None
+        tree = branch = None
         for block in self.blocks:
             if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
-                x, tree = checkpoint(block, x, tree, use_reentrant=False)
+                x, branch, tree = checkpoint(block.forward_unsummed, x, branch, tree, use_reentrant=False)
             else:
-                x, tree = block(x, tree)
+                x, branch, tree = block.forward_unsummed(x, branch, tree)
             if not self.share_tree:
                 tree = None
-        features = self.norm(x)
+        features = self.norm(x) if branch is None else self.norm[0].add_and_norm(x, branch)[1]
         return features, features if self.downsample is None else self.downsample(features)
 
 
