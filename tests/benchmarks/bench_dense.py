@@ -6,7 +6,8 @@ UperNet batch 16), each one's time against Swin-T's, and for GrootV the share of
 groot_core's tree operators (edge weights, MST, BFS, scan: every ``groot::`` op). Random weights; the
 numbers are speed only. Peak memory is measured with each model alone on the GPU; speed with all of
 them resident, in ``--rounds`` rounds that each time every backbone in turn (the median is shown),
-and GrootV-T's ratios to Swin-T are also given round by round.
+and GrootV-T's ratios to Swin-T are also given round by round. Last, the CUDA kernel time of each
+step, from the profiler, and its ratio: a batch-1 frame's wall time is often bound by the host.
 
     python tests/benchmarks/bench_dense.py --device cuda [--iters 10] [--infer-iters 50] [--rounds 10]
         [--only maskrcnn|upernet] [--compile] [--cuda-graphs] [--graph-training]
@@ -152,6 +153,18 @@ def peak_gib(step, device: torch.device) -> float:
     step()
     torch.cuda.synchronize(device)
     return torch.cuda.max_memory_allocated(device) / 2**30
+
+
+def kernel_ms(step, iters: int, device: torch.device) -> float:
+    """Milliseconds of CUDA kernel time per call of ``step()``, from the profiler: the part of a
+    step's time that no host, however fast, can shorten."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(iters):
+            step()
+        torch.cuda.synchronize(device)
+    return sum(e.self_device_time_total for e in prof.key_averages()) / iters / 1e3
 
 
 def tree_share(step, device: torch.device) -> float:
@@ -313,8 +326,16 @@ def main() -> None:
                 for label, (pair, reset) in contenders.items():
                     reset()
                     samples[label][-1].append(timed(pair[which], iters, device))
+        # Kernel time, which the host does not move: a step's wall time is bound by the host
+        # when it issues kernels more slowly than the GPU runs them (batch-1 frames often are).
+        kernel_time = {}  # label -> (inference, training) ms per call
+        for label, (pair, reset) in contenders.items():
+            kernel_time[label] = []
+            for step in pair:
+                reset()
+                kernel_time[label].append(kernel_ms(step, 3, device))
         # The loops' names hold steps, and through them models, too.
-        contenders = model = infer = train = pair = reset = None
+        contenders = model = infer = train = pair = reset = step = None
         release_dropped_models()
         times = {}  # label -> (inference, training) seconds per call
         for label, runs in samples.items():
@@ -342,6 +363,14 @@ def main() -> None:
                     for name, r in spread.items()
                 )
             )
+        print(
+            f"{task}: CUDA kernel time a call, inference / training (ms): "
+            + ", ".join(f"{label} {t[0]:.2f} / {t[1]:.2f}" for label, t in kernel_time.items())
+        )
+        if "GrootV-T" in kernel_time and "Swin-T" in kernel_time:
+            groot, swin = kernel_time["GrootV-T"], kernel_time["Swin-T"]
+            ratios = f"{groot[0] / swin[0]:.2f} / {groot[1] / swin[1]:.2f}"
+            print(f"{task}: GrootV-T / Swin-T kernel time, inference / training {ratios}")
 
 
 if __name__ == "__main__":
