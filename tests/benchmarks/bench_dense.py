@@ -155,26 +155,28 @@ def peak_gib(step, device: torch.device) -> float:
     return torch.cuda.max_memory_allocated(device) / 2**30
 
 
-def kernel_ms(step, iters: int, device: torch.device) -> float:
-    """Milliseconds of CUDA kernel time per call of ``step()``, from the profiler: the part of a
-    step's time that no host, however fast, can shorten."""
+def profiled(step, iters: int, device: torch.device, *, ops: bool = False):
+    """The profiler's averages over ``iters`` calls of ``step()``: CUDA kernels, and with ``ops``
+    the operators that launched them (host activity, which costs host time)."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    activities = [ProfilerActivity.CPU, ProfilerActivity.CUDA] if ops else [ProfilerActivity.CUDA]
+    with profile(activities=activities) as prof:
         for _ in range(iters):
             step()
         torch.cuda.synchronize(device)
-    return sum(e.self_device_time_total for e in prof.key_averages()) / iters / 1e3
+    return prof.key_averages()
+
+
+def kernel_ms(step, iters: int, device: torch.device) -> float:
+    """Milliseconds of CUDA kernel time per call of ``step()``, from the profiler: the part of a
+    step's time that no host, however fast, can shorten."""
+    return sum(e.self_device_time_total for e in profiled(step, iters, device)) / iters / 1e3
 
 
 def tree_share(step, device: torch.device) -> float:
     """Fraction of CUDA kernel time inside ``groot::`` operators during one ``step()``."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        step()
-        torch.cuda.synchronize(device)
-    events = prof.key_averages()
+    events = profiled(step, 1, device, ops=True)
     total = sum(e.self_device_time_total for e in events)
     groot = sum(e.device_time_total for e in events if e.key.startswith("groot::"))
     return groot / total if total else float("nan")
