@@ -382,14 +382,24 @@ void launch_band_sweep(const BandPlan& plan, int width, KernelOf kernel_of, cons
   detail::check_launch(name);
 }
 
-// Runs steps 1-4 (bands already laid out in the workspace, rows' in/up set), the sweeps with
-// `width` channels a lane (band_sweep_width); the caller launches step 5 (launch_band_sweep).
-template <class T, int R>
-void run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedule, const BandPlan& plan,
-                     const Bands& bands, const BandRows<T, R>& rows, int width, cudaStream_t stream) {
+// Fills the schedule taken from the workspace and the bands' links: in the schedule's own blocks
+// where it is built on chip, else by bands_kernel after it. H100, the 11 trees of a Mask R-CNN
+// forward at stages 3-4: bands_kernel took ~9 µs a call.
+inline void fill_schedule_and_bands(const Schedule& schedule, ChannelShape shape, const index_t* order,
+                                    const index_t* parent, const Bands& bands, cudaStream_t stream) {
+  if (fills_schedule_on_chip<BandLinksOnChip>(shape.vertices))
+    return fill_schedule(schedule, shape, order, parent, stream, BandLinksOnChip{bands});
+  fill_schedule(schedule, shape, order, parent, stream);
   bands_kernel<<<dim3(detail::blocks_for(shape.vertices, kBandSetupThreads), static_cast<unsigned>(shape.batch)),
                  kBandSetupThreads, 0, stream>>>(shape, schedule, bands);
   detail::check_launch("bands_kernel");
+}
+
+// Runs steps 1-4 (schedule and bands filled: fill_schedule_and_bands; rows' in/up set), the sweeps
+// with `width` channels a lane (band_sweep_width); the caller launches step 5 (launch_band_sweep).
+template <class T, int R>
+void run_band_sweeps(ChannelShape shape, const T* decay, const Schedule& schedule, const BandPlan& plan,
+                     const Bands& bands, const BandRows<T, R>& rows, int width, cudaStream_t stream) {
   const auto sweep = [&](auto final) {
     const auto kernel_of = [](auto w) { return band_sweep_kernel<T, R, decltype(final)::value, decltype(w)::value>; };
     launch_band_sweep(plan, width, kernel_of, "band_sweep_kernel", stream, shape, decay, schedule, bands, rows);

@@ -76,19 +76,14 @@ __device__ int level_of(const SampleSchedule& s, int k) {
   return lo;
 }
 
-__global__ void __launch_bounds__(kBandSetupThreads) bands_kernel(ChannelShape shape, Schedule schedule, Bands bands) {
-  const index_t b = blockIdx.y;
-  const int L = static_cast<int>(shape.vertices), K = bands.levels_per_band;
-  const int k = blockIdx.x * kBandSetupThreads + threadIdx.x;
-  const SampleSchedule s = sample_schedule(schedule, b, L);
-  if (k >= L) return;
+// Sets position k's links of a sample's bands (reach: (L + 1), anchor: (L)) from its schedule and
+// k's level.
+__device__ void set_band_links(const SampleSchedule& s, int L, int K, int k, int level, int* reach, int* anchor) {
   // Defaults keep every range empty and every anchor absent where a schedule is not a BFS.
-  int* reach = bands.reach + b * (L + 1);
   reach[k] = 0;
   if (k == 0) reach[L] = 0;
-  bands.anchor[b * L + k] = -1;
+  anchor[k] = -1;
   if (s.levels == 0) return;
-  const int level = level_of(s, k);
   const bool top = level % K == 0 && level + K < s.levels;
   const bool after_top = level % K == 1 && k == s.level_start[level] && level - 1 + K < s.levels;
   if (top || after_top) {
@@ -99,9 +94,44 @@ __global__ void __launch_bounds__(kBandSetupThreads) bands_kernel(ChannelShape s
   if (level % K == K - 1 && level >= K && level + 1 < s.levels) {
     int v = s.order[k];
     for (int i = 0; i < K - 1 && v >= 0; ++i) v = s.parent[v];
-    bands.anchor[b * L + k] = v;
+    anchor[k] = v;
   }
 }
+
+__global__ void __launch_bounds__(kBandSetupThreads) bands_kernel(ChannelShape shape, Schedule schedule, Bands bands) {
+  const index_t b = blockIdx.y;
+  const int L = static_cast<int>(shape.vertices);
+  const int k = blockIdx.x * kBandSetupThreads + threadIdx.x;
+  const SampleSchedule s = sample_schedule(schedule, b, L);
+  if (k >= L) return;
+  set_band_links(s, L, bands.levels_per_band, k, s.levels == 0 ? 0 : level_of(s, k), bands.reach + b * (L + 1),
+                 bands.anchor + b * L);
+}
+
+// The same links set by small_schedule_kernel's blocks (fill_schedule's finishing step) from the
+// schedule they hold on chip, instead of by bands_kernel from the workspace: its K-long chains of
+// child starts and parents, and a binary search for each level, are then shared-memory reads.
+struct BandLinksOnChip {
+  Bands bands;
+
+  __device__ void operator()(const ScheduleOnChip& c) const {
+    const int L = c.L;
+    int* child_start = c.spare_positions;
+    int* level_at = c.spare_vertices;  // level of each position, as level_of finds it
+    for (int k = threadIdx.x; k <= L; k += blockDim.x) {
+      child_start[k] = c.written.child_start[k];  // `ahead` overwrote the block's copy
+      if (k < L) level_at[k] = c.levels - 1;      // past the last level start (schedules that are no BFS)
+    }
+    __syncthreads();
+    for (int level = threadIdx.x; level < c.levels; level += blockDim.x)
+      for (int k = c.written.level_start[level]; k < c.written.level_start[level + 1]; ++k) level_at[k] = level;
+    __syncthreads();
+    const SampleSchedule on_chip{c.order, c.parent, child_start, c.written.level_start, c.levels};
+    for (int k = threadIdx.x; k < L; k += blockDim.x)
+      set_band_links(on_chip, L, bands.levels_per_band, k, level_at[k], bands.reach + c.sample * (L + 1),
+                     bands.anchor + c.sample * L);
+  }
+};
 
 // The rows the band kernels work on: R = 1 (forward: x) or 2 (backward: x and grad_y).
 template <class T, int R>

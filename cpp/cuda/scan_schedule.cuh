@@ -28,6 +28,24 @@ Schedule take_schedule(detail::WorkspaceLayout& w, ChannelShape shape) {
           w.take<int>(B * (L + 1)), w.take<int>(B * (L + 1)), w.take<int>(B)};
 }
 
+// One sample's schedule as a scan kernel reads it: in global memory (I = int), or staged in shared
+// memory by the block (int, or short where a tree has under 2^15 vertices).
+template <class I>
+struct SampleScheduleOf {
+  const I* order;
+  const I* parent;
+  const I* child_start;
+  const I* level_start;
+  int levels;
+
+  // As the band kernels read a schedule (band_scan.cuh's BandSlice reads the same way).
+  __device__ int order_at(int k) const { return order[k]; }
+  __device__ int parent_at(int k) const { return parent[order[k]]; }  // of position k's vertex
+  __device__ int child_start_at(int k) const { return child_start[k]; }
+  __device__ int level_start_at(int level) const { return level_start[level]; }
+};
+using SampleSchedule = SampleScheduleOf<int>;
+
 constexpr int kScheduleItemThreads = 256;
 
 // Ids as the schedule keeps them: out of range (only in hand-made schedules), a position's vertex
@@ -203,8 +221,27 @@ __host__ __device__ inline std::size_t small_schedule_bytes(index_t L) {
   return std::size_t(4 * L + 1) * sizeof(int);
 }
 
+// What small_schedule_kernel holds on chip once its sample's schedule is written, for a step that
+// finishes the block's work from there (Finish): the order and parents, two arrays it may
+// overwrite, and the schedule as written to the workspace (visible to the whole block).
+struct ScheduleOnChip {
+  index_t sample;
+  int L, levels;
+  const int* order;   // vertex at each position
+  const int* parent;  // parent of each vertex
+  int* spare_positions;  // L + 1 ints
+  int* spare_vertices;   // L ints
+  SampleSchedule written;
+};
+
+struct NoFinish {
+  __device__ void operator()(const ScheduleOnChip&) const {}
+};
+
+template <class Finish>
 __global__ void __launch_bounds__(kScheduleThreads) small_schedule_kernel(index_t vertices, const index_t* orders,
-                                                                         const index_t* parents, Schedule s) {
+                                                                         const index_t* parents, Schedule s,
+                                                                         Finish finish) {
   extern __shared__ int small_schedule[];
   const int L = static_cast<int>(vertices);
   const index_t b = blockIdx.x;
@@ -236,23 +273,34 @@ __global__ void __launch_bounds__(kScheduleThreads) small_schedule_kernel(index_
     children_after &= children_after_position(k, first, L);
     if (k < L) s.position[b * L + k] = position[k];
   }
+  int* level_start = s.level_start + b * (L + 1);
   const int levels = write_schedule_levels<kScheduleThreads>(L, ahead, children_after, s.child_start + b * (L + 1),
-                                                             s.level_start + b * (L + 1));
+                                                             level_start);
   if (threadIdx.x == 0) s.levels[b] = levels;
+  // Positions are written out and `ahead` spent: both arrays are free.
+  finish(ScheduleOnChip{b, L, levels, order, parent, child_start, position,
+                        {s.order + b * L, s.parent + b * L, s.child_start + b * (L + 1), level_start, levels}});
 }
 
-// Takes the schedule's place in the workspace (as take_schedule sizes it) and fills it from
-// (order, parent) on the stream.
-Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const index_t* order, const index_t* parent,
-                        cudaStream_t stream) {
-  const Schedule s = take_schedule(w, shape);
-  const std::size_t small_bytes = small_schedule_bytes(shape.vertices);
-  if (detail::fits_in_shared(small_schedule_kernel, small_bytes)) {
-    detail::allow_dynamic_shared(small_schedule_kernel, small_bytes);
+// Whether fill_schedule builds a schedule of trees of L vertices in one block a sample
+// (small_schedule_kernel), and so runs its Finish step.
+template <class Finish = NoFinish>
+bool fills_schedule_on_chip(index_t L) {
+  return detail::fits_in_shared(small_schedule_kernel<Finish>, small_schedule_bytes(L));
+}
+
+// Fills a schedule taken from the workspace (take_schedule) from (order, parent) on the stream.
+// Where it fills it on chip (fills_schedule_on_chip), each block then calls finish.
+template <class Finish = NoFinish>
+void fill_schedule(const Schedule& s, ChannelShape shape, const index_t* order, const index_t* parent,
+                   cudaStream_t stream, Finish finish = {}) {
+  if (fills_schedule_on_chip<Finish>(shape.vertices)) {
+    const std::size_t small_bytes = small_schedule_bytes(shape.vertices);
+    detail::allow_dynamic_shared(small_schedule_kernel<Finish>, small_bytes);
     small_schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, small_bytes, stream>>>(
-        shape.vertices, order, parent, s);
+        shape.vertices, order, parent, s, finish);
     detail::check_launch("small_schedule_kernel");
-    return s;
+    return;
   }
   const index_t items = shape.batch * shape.vertices;
   detail::check(cudaMemsetAsync(s.position, 0, std::size_t(items) * sizeof(int), stream), "cudaMemsetAsync");
@@ -269,26 +317,15 @@ Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const in
   schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, shared, stream>>>(shape.vertices, cached,
                                                                                             s);
   detail::check_launch("schedule_kernel");
-  return s;
 }
 
-// One sample's schedule as a scan kernel reads it: in global memory (I = int), or staged in shared
-// memory by the block (int, or short where a tree has under 2^15 vertices).
-template <class I>
-struct SampleScheduleOf {
-  const I* order;
-  const I* parent;
-  const I* child_start;
-  const I* level_start;
-  int levels;
-
-  // As the band kernels read a schedule (band_scan.cuh's BandSlice reads the same way).
-  __device__ int order_at(int k) const { return order[k]; }
-  __device__ int parent_at(int k) const { return parent[order[k]]; }  // of position k's vertex
-  __device__ int child_start_at(int k) const { return child_start[k]; }
-  __device__ int level_start_at(int level) const { return level_start[level]; }
-};
-using SampleSchedule = SampleScheduleOf<int>;
+// Takes the schedule's place in the workspace and fills it.
+Schedule build_schedule(detail::WorkspaceLayout& w, ChannelShape shape, const index_t* order, const index_t* parent,
+                        cudaStream_t stream) {
+  const Schedule s = take_schedule(w, shape);
+  fill_schedule(s, shape, order, parent, stream);
+  return s;
+}
 
 // Sample b's view of the schedule in global memory.
 __device__ SampleSchedule sample_schedule(const Schedule& s, index_t b, index_t L) {

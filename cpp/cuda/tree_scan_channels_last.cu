@@ -241,7 +241,7 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
   if (shape.numel() == 0) return;
   check_sample_size(shape);
   detail::WorkspaceLayout w(workspace);
-  const Schedule s = build_schedule(w, shape, order, parent, stream);
+  const Schedule s = take_schedule(w, shape);
   A* up = carry_rows(w, shape, y);
   const int width = lane_width(shape, x, decay, y, up);
   if (const BandPlan plan = mode == ScanMode::all ? band_plan(shape) : BandPlan{}; plan.levels_per_band > 0) {
@@ -251,12 +251,14 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
     rows.up[0] = up;
     const int band_width =
         band_sweep_width<1>(plan, width, allows_width(shape, 4, x, decay, y, up, rows.through, rows.local[0]));
+    fill_schedule_and_bands(s, shape, order, parent, bands, stream);
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
     const auto finish_of = [](auto width) { return band_forward_finish_kernel<T, decltype(width)::value>; };
     launch_band_sweep(plan, band_width, finish_of, "band_forward_finish_kernel", stream, shape, decay, s, bands, rows,
                       y);
     return;
   }
+  fill_schedule(s, shape, order, parent, stream);
   const auto kernel_of = [](auto staged, auto width) {
     return channels_last_forward_kernel<T, decltype(staged)::value, decltype(width)::value>;
   };
@@ -272,7 +274,7 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
   if (shape.numel() == 0) return;
   check_sample_size(shape);
   detail::WorkspaceLayout w(workspace);
-  const Schedule s = build_schedule(w, shape, order, parent, stream);
+  const Schedule s = take_schedule(w, shape);
   A* up_x = w.take<A>(static_cast<std::size_t>(shape.numel()));
   A* up_g = carry_rows(w, shape, grad_x);
   const int width = lane_width(shape, grad_y, x, decay, grad_x, grad_decay, up_x, up_g);
@@ -286,12 +288,14 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
     const bool quads = allows_width(shape, 4, grad_y, x, decay, grad_x, grad_decay, up_x, up_g, rows.through,
                                     rows.local[0], rows.local[1]);
     const int band_width = band_sweep_width<2>(plan, width, quads);
+    fill_schedule_and_bands(s, shape, order, parent, bands, stream);
     run_band_sweeps(shape, decay, s, plan, bands, rows, band_width, stream);
     const auto finish_of = [](auto width) { return band_backward_finish_kernel<T, decltype(width)::value>; };
     launch_band_sweep(plan, band_width, finish_of, "band_backward_finish_kernel", stream, shape, decay, s, bands, rows,
                       grad_x, grad_decay);
     return;
   }
+  fill_schedule(s, shape, order, parent, stream);
   const auto kernel_of = [](auto staged, auto width) {
     return channels_last_backward_kernel<T, decltype(staged)::value, decltype(width)::value>;
   };
