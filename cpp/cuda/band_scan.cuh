@@ -387,9 +387,7 @@ void launch_band_sweep(const BandPlan& plan, int width, KernelOf kernel_of, cons
 // forward at stages 3-4: bands_kernel took ~9 µs a call.
 inline void fill_schedule_and_bands(const Schedule& schedule, ChannelShape shape, const index_t* order,
                                     const index_t* parent, const Bands& bands, cudaStream_t stream) {
-  if (fills_schedule_on_chip<BandLinksOnChip>(shape.vertices))
-    return fill_schedule(schedule, shape, order, parent, stream, BandLinksOnChip{bands});
-  fill_schedule(schedule, shape, order, parent, stream);
+  if (fill_schedule(schedule, shape, order, parent, stream, BandLinksOnChip{bands})) return;
   bands_kernel<<<dim3(detail::blocks_for(shape.vertices, kBandSetupThreads), static_cast<unsigned>(shape.batch)),
                  kBandSetupThreads, 0, stream>>>(shape, schedule, bands);
   detail::check_launch("bands_kernel");

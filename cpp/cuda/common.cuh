@@ -54,7 +54,7 @@ class SharedMemoryGrants {
     auto found = table().find(key);
     if (found == table().end()) {
       lock.unlock();  // ask the driver unlocked; a grant is only stored once it is whole
-      const SharedMemoryGrant fresh{most_on(kernel, device), 0};
+      const SharedMemoryGrant fresh{most_beside(kernel), 0};
       lock.lock();
       found = table().emplace(key, fresh).first;
     }
@@ -72,13 +72,12 @@ class SharedMemoryGrants {
     static std::map<Key, SharedMemoryGrant> t;
     return t;
   }
-  static std::size_t most_on(const void* kernel, int device) {
+  // On the current device (the key's).
+  static std::size_t most_beside(const void* kernel) {
     cudaFuncAttributes attributes{};
     check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
-    int optin = 0;
-    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-          "cudaDeviceGetAttribute");
-    return static_cast<std::size_t>(optin) - attributes.sharedSizeBytes;
+    return static_cast<std::size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin)) -
+           attributes.sharedSizeBytes;
   }
 };
 

@@ -282,25 +282,19 @@ __global__ void __launch_bounds__(kScheduleThreads) small_schedule_kernel(index_
                         {s.order + b * L, s.parent + b * L, s.child_start + b * (L + 1), level_start, levels}});
 }
 
-// Whether fill_schedule builds a schedule of trees of L vertices in one block a sample
-// (small_schedule_kernel), and so runs its Finish step.
-template <class Finish = NoFinish>
-bool fills_schedule_on_chip(index_t L) {
-  return detail::fits_in_shared(small_schedule_kernel<Finish>, small_schedule_bytes(L));
-}
-
 // Fills a schedule taken from the workspace (take_schedule) from (order, parent) on the stream.
-// Where it fills it on chip (fills_schedule_on_chip), each block then calls finish.
+// Trees that fit one block's shared memory are filled on chip, a block a sample, and each block
+// then calls finish; returns whether they were (else finish is not called).
 template <class Finish = NoFinish>
-void fill_schedule(const Schedule& s, ChannelShape shape, const index_t* order, const index_t* parent,
+bool fill_schedule(const Schedule& s, ChannelShape shape, const index_t* order, const index_t* parent,
                    cudaStream_t stream, Finish finish = {}) {
-  if (fills_schedule_on_chip<Finish>(shape.vertices)) {
-    const std::size_t small_bytes = small_schedule_bytes(shape.vertices);
+  const std::size_t small_bytes = small_schedule_bytes(shape.vertices);
+  if (detail::fits_in_shared(small_schedule_kernel<Finish>, small_bytes)) {
     detail::allow_dynamic_shared(small_schedule_kernel<Finish>, small_bytes);
     small_schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, small_bytes, stream>>>(
         shape.vertices, order, parent, s, finish);
     detail::check_launch("small_schedule_kernel");
-    return;
+    return true;
   }
   const index_t items = shape.batch * shape.vertices;
   detail::check(cudaMemsetAsync(s.position, 0, std::size_t(items) * sizeof(int), stream), "cudaMemsetAsync");
@@ -317,6 +311,7 @@ void fill_schedule(const Schedule& s, ChannelShape shape, const index_t* order, 
   schedule_kernel<<<static_cast<unsigned>(shape.batch), kScheduleThreads, shared, stream>>>(shape.vertices, cached,
                                                                                             s);
   detail::check_launch("schedule_kernel");
+  return false;
 }
 
 // Takes the schedule's place in the workspace and fills it.
