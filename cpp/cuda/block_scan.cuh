@@ -5,14 +5,14 @@
 
 namespace groot::cuda::detail {
 
-// Calls visit(i, Σ_{j<i} in[j]) for every i < n, in[] in global memory. Each warp takes one
+// Calls visit(i, Σ_{j<i} in[j]) for every i < n, in[] integers in global or shared memory. Each warp takes one
 // contiguous segment: its total first (coalesced loads, all in flight), then, after one scan of the
 // warp totals, its items 32 at a time by warp shuffles, kAhead chunks loaded at once. One item a
 // thread a round took 66 block-wide rounds for 67 201 items, each a round trip to global memory and
 // two barriers (29 µs more a call); 16 items a thread in a row, uncoalesced, were slower still.
 // visit may overwrite in[i]. Must be called by all threads of the block.
-template <int kThreads, class Visit>
-__device__ void exclusive_scan(const int* in, int n, Visit visit) {
+template <int kThreads, class Item, class Visit>
+__device__ void exclusive_scan(const Item* in, int n, Visit visit) {
   constexpr int kWarps = kThreads / 32, kAhead = 8;
   constexpr unsigned kAll = 0xFFFFFFFFu;
   static_assert(kThreads % 32 == 0 && kWarps <= 32);

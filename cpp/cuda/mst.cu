@@ -16,7 +16,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <type_traits>
 
+#include "block_scan.cuh"
 #include "common.cuh"
 #include "ordered_bits.hpp"
 
@@ -63,8 +65,16 @@ GraphWorkspace layout(detail::WorkspaceLayout& w, GraphShape shape) {
   return ws;
 }
 
+// Where the block kernel keeps a graph: its components in global or shared memory, and with
+// them in shared memory, its edges too (and which edges it chose). The grid kernel keeps nothing.
+enum class OnChip { nothing, components, components_and_edges };
+
 // Float weights and the edge index share one 64-bit key (weight bits above, index below), so a
-// single atomicMin finds the lightest edge; double weights fill the key on their own.
+// single atomicMin finds the lightest edge; double weights fill the key on their own. In shared
+// memory that atomicMin is a compare-and-swap loop, yet both ways around it were slower there
+// (H100, the block kernel on a 50x84 grid, 54 µs): two passes of 32-bit atomics, the weight then
+// the least index at it, ~62 µs; reading the key first to skip the swap where it is no lower,
+// 82 µs. The pass over the edges is bound by shared-memory traffic, not by retries.
 template <class T>
 constexpr bool kPackedKey = sizeof(T) == 4;
 
@@ -74,8 +84,12 @@ constexpr unsigned kNoVertex = 0xFFFF;
 // One graph's inputs and workspace, and the steps of a Borůvka round on one vertex, component
 // or edge: the block kernel loops them over a graph with barriers in between, the grid kernel
 // over every graph at once with grid-wide barriers in between.
-template <class T>
+template <class T, OnChip kOnChip>
 struct Graph {
+  // Per edge, whether it was chosen: bytes in shared memory beside staged edges, else ints in the
+  // workspace (the prefix sum that writes the tree reads them).
+  using Chosen = std::conditional_t<kOnChip == OnChip::components_and_edges, unsigned char, int>;
+
   int L, E;
   const index_t* edges;
   const T* weights;
@@ -83,8 +97,8 @@ struct Graph {
   int* hook;
   int* next;
   key_t* lightest_key;
-  int* lightest_edge;
-  int* in_tree;
+  int* lightest_edge;  // double weights only
+  Chosen* in_tree;
   // Block kernel with float weights: each edge's endpoints (u | v << 16) and its weight's ordered
   // bits, staged in shared memory by keep_edges_in (else null: read from global memory).
   unsigned* staged_ends = nullptr;
@@ -100,8 +114,9 @@ struct Graph {
         hook(ws.hook + b * L),
         next(ws.next + b * L),
         lightest_key(ws.lightest_key + b * L),
-        lightest_edge(ws.lightest_edge + b * L),
-        in_tree(ws.in_tree + b * E) {}
+        lightest_edge(ws.lightest_edge + b * L) {
+    if constexpr (kOnChip != OnChip::components_and_edges) in_tree = ws.in_tree + b * E;
+  }
 
   // Points the per-vertex arrays at `shared` (component_bytes<T>(L) of it): a block that holds a
   // whole graph's components then runs each round's atomics and hook chasing on chip.
@@ -113,11 +128,13 @@ struct Graph {
     lightest_edge = next + L;  // double weights only
   }
 
-  // Stages every edge into `shared` (staged_edge_bytes of it, after the components); the caller
-  // then waits at a barrier. Each pass of a round over the edges then reads no global memory.
+  // Stages every edge into `shared` (staged_edge_bytes of it, after the components), with room
+  // for the chosen flags; the caller then waits at a barrier. Each pass of a round over the edges
+  // then reads and writes no global memory.
   __device__ void keep_edges_in(unsigned* shared) {
     staged_ends = shared;
     staged_bits = shared + E;
+    in_tree = reinterpret_cast<Chosen*>(staged_bits + E);
     for (int e = threadIdx.x; e < E; e += blockDim.x) {
       const index_t u = edges[2 * e], v = edges[2 * e + 1];
       const unsigned su = has_vertex(u) ? static_cast<unsigned>(u) : kNoVertex;
@@ -227,28 +244,46 @@ __host__ __device__ std::size_t component_bytes(index_t L) {
   return std::size_t(L) * (sizeof(key_t) + 3 * sizeof(int) + (kPackedKey<T> ? 0 : sizeof(int)));
 }
 
-// Shared memory for a graph's edges beside its components (Graph::keep_edges_in), or 0 where
-// they are not staged (double weights; graphs of 2^16 - 1 vertices or more).
+// Shared memory for a graph's edges and their chosen flags beside its components
+// (Graph::keep_edges_in), or 0 where they are not staged (double weights; graphs of 2^16 - 1
+// vertices or more).
 template <class T>
 std::size_t staged_edge_bytes(GraphShape shape) {
-  return kPackedKey<T> && shape.vertices < kNoVertex ? std::size_t(shape.edges) * 2 * sizeof(unsigned) : 0;
+  return kPackedKey<T> && shape.vertices < kNoVertex ? std::size_t(shape.edges) * (2 * sizeof(unsigned) + 1) : 0;
 }
 
-// Where the block kernel keeps a graph: its components in global or shared memory, and with
-// them in shared memory, its edges too.
-enum class OnChip { nothing, components, components_and_edges };
+// The block kernel with the whole graph on chip writes the chosen edges into the tree's slots
+// itself, in edge order (the workspace's prefix sum and write_tree_kernel's order), and -1 into
+// the slots left empty where the graph is no tree. Called by the whole block after the rounds.
+template <class T>
+__device__ void write_tree(const Graph<T, OnChip::components_and_edges>& g, index_t* tree) {
+  __shared__ int chosen;
+  const int slots = g.L - 1;
+  detail::exclusive_scan<kThreads>(g.in_tree, g.E, [&](int e, int before) {
+    if (g.in_tree[e] && before < slots) {
+      int u, v;
+      g.endpoints(e, u, v);
+      tree[2 * before] = u;
+      tree[2 * before + 1] = v;
+    }
+    if (e == g.E - 1) chosen = before + g.in_tree[e];
+  });
+  for (int slot = min(chosen, slots) + threadIdx.x; slot < slots; slot += kThreads)
+    tree[2 * slot] = tree[2 * slot + 1] = -1;
+}
 
 template <class T, OnChip kOnChip>
 __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, const index_t* all_edges,
-                                                           const T* all_weights, GraphWorkspace ws) {
-  Graph<T> g(shape, all_edges, all_weights, ws, blockIdx.x);
+                                                           const T* all_weights, GraphWorkspace ws,
+                                                           index_t* trees) {
+  using G = Graph<T, kOnChip>;
+  G g(shape, all_edges, all_weights, ws, blockIdx.x);
   if constexpr (kOnChip != OnChip::nothing) {
     extern __shared__ __align__(8) unsigned char components[];
     g.keep_components_in(components);
     if constexpr (kOnChip == OnChip::components_and_edges)
       g.keep_edges_in(reinterpret_cast<unsigned*>(components + component_bytes<T>(g.L)));
   }
-  __shared__ int picked, moved;
   auto each = [&](int count, auto&& step) {
     for (int i = threadIdx.x; i < count; i += kThreads) step(i);
     __syncthreads();
@@ -258,13 +293,11 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
   each(g.E, [&](int e) { g.start_edge(e); });
   // Components at least halve each round, so 64 rounds bound any graph.
   for (int round = 0; round < 64; ++round) {
-    if (threadIdx.x == 0) picked = 0;  // last read before the previous round's barriers
     each(g.E, [&](int e) { g.offer_weight(e); });
     if constexpr (!kPackedKey<T>) each(g.E, [&](int e) { g.offer_edge(e); });
-    each(g.L, [&](int c) {
-      if (g.hook_component(c)) atomicOr(&picked, 1);
-    });
-    if (!picked) break;
+    bool hooked = false;
+    for (int c = threadIdx.x; c < g.L; c += kThreads) hooked |= g.hook_component(c);
+    if (!__syncthreads_or(hooked)) break;
     // Settling and each pointer jump read `hook` and write `next`, and then the two swap: no thread
     // reads a hook that another writes in the same step.
     const auto swap_hooks = [&] {
@@ -274,19 +307,21 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
     };
     each(g.L, [&](int c) { g.next[c] = g.settled_hook(c); });
     swap_hooks();
+    bool moved;
     do {  // pointer jumping flattens the hooks
-      __syncthreads();  // every thread has read the last round's `moved`
-      if (threadIdx.x == 0) moved = 0;
-      __syncthreads();
-      each(g.L, [&](int c) {
+      bool moved_here = false;
+      for (int c = threadIdx.x; c < g.L; c += kThreads) {
         const int h = g.hook[c], hh = g.hook[h];
         g.next[c] = hh;
-        if (hh != h) atomicOr(&moved, 1);
-      });
+        moved_here |= hh != h;
+      }
+      moved = __syncthreads_or(moved_here);
       swap_hooks();
     } while (moved);
     each(g.L, [&](int v) { g.relabel(v); });
   }
+  if constexpr (kOnChip == OnChip::components_and_edges)
+    write_tree(g, trees + blockIdx.x * (shape.vertices - 1) * 2);
 }
 
 // The same rounds over every graph at once, for graphs too few to give each multiprocessor one:
@@ -297,30 +332,31 @@ constexpr int kGridThreads = 256;
 template <class T>
 __global__ void __launch_bounds__(kGridThreads) boruvka_grid_kernel(GraphShape shape, const index_t* all_edges,
                                                                     const T* all_weights, GraphWorkspace ws) {
+  using G = Graph<T, OnChip::nothing>;
   const cooperative_groups::grid_group grid = cooperative_groups::this_grid();
   const index_t first = blockIdx.x * index_t(kGridThreads) + threadIdx.x;
   const index_t stride = index_t(gridDim.x) * kGridThreads;
   auto each = [&](index_t per_graph, auto&& step) {
     for (index_t i = first; i < shape.batch * per_graph; i += stride)
-      step(Graph<T>(shape, all_edges, all_weights, ws, i / per_graph), static_cast<int>(i % per_graph));
+      step(G(shape, all_edges, all_weights, ws, i / per_graph), static_cast<int>(i % per_graph));
     grid.sync();
   };
 
   if (first == 0) ws.picked[0] = ws.picked[1] = 0;
-  each(shape.vertices, [](const Graph<T>& g, int v) { g.start_vertex(v); });
-  each(shape.edges, [](const Graph<T>& g, int e) { g.start_edge(e); });
+  each(shape.vertices, [](const G& g, int v) { g.start_vertex(v); });
+  each(shape.edges, [](const G& g, int e) { g.start_edge(e); });
   for (int round = 0; round < 64; ++round) {
     // The flag of the round after this one was last read a round ago, many barriers back.
     int* picked = ws.picked + (round & 1);
-    each(shape.edges, [](const Graph<T>& g, int e) { g.offer_weight(e); });
-    if constexpr (!kPackedKey<T>) each(shape.edges, [](const Graph<T>& g, int e) { g.offer_edge(e); });
-    each(shape.vertices, [&](const Graph<T>& g, int c) {
+    each(shape.edges, [](const G& g, int e) { g.offer_weight(e); });
+    if constexpr (!kPackedKey<T>) each(shape.edges, [](const G& g, int e) { g.offer_edge(e); });
+    each(shape.vertices, [&](const G& g, int c) {
       if (g.hook_component(c)) atomicOr(picked, 1);
     });
     if (!*static_cast<volatile int*>(picked)) break;
     if (first == 0) ws.picked[(round + 1) & 1] = 0;
-    each(shape.vertices, [](const Graph<T>& g, int c) { g.flatten(c); });
-    each(shape.vertices, [](const Graph<T>& g, int v) { g.relabel(v); });
+    each(shape.vertices, [](const G& g, int c) { g.flatten(c); });
+    each(shape.vertices, [](const G& g, int v) { g.relabel(v); });
   }
 }
 
@@ -398,13 +434,13 @@ void run_over_grid(GraphShape shape, const index_t* edges, const T* weights, Gra
 }
 
 // A block per graph, with as much of the graph in shared memory as fits (`on_chip`: all of it,
-// fits_on_chip).
+// fits_on_chip; the blocks then write the tree).
 template <class T>
 void run_in_blocks(GraphShape shape, const index_t* edges, const T* weights, GraphWorkspace ws, bool on_chip,
-                   cudaStream_t stream) {
+                   index_t* tree, cudaStream_t stream) {
   const auto launch = [&](auto kernel, std::size_t shared) {
     if (shared > 0) detail::allow_dynamic_shared(kernel, shared);
-    kernel<<<static_cast<unsigned>(shape.batch), kThreads, shared, stream>>>(shape, edges, weights, ws);
+    kernel<<<static_cast<unsigned>(shape.batch), kThreads, shared, stream>>>(shape, edges, weights, ws, tree);
     detail::check_launch("boruvka_kernel");
   };
   const std::size_t components = component_bytes<T>(shape.vertices);
@@ -433,11 +469,12 @@ void minimum_spanning_tree(GraphShape shape, const index_t* edges, const T* weig
   detail::WorkspaceLayout w(workspace);
   const GraphWorkspace ws = layout(w, shape);
   const auto graphs = static_cast<unsigned>(shape.batch);
-  if (const bool on_chip = fits_on_chip<T>(shape); spread_over_grid(shape, on_chip)) {
+  const bool on_chip = fits_on_chip<T>(shape);
+  if (spread_over_grid(shape, on_chip))
     run_over_grid(shape, edges, weights, ws, stream);
-  } else {
-    run_in_blocks(shape, edges, weights, ws, on_chip, stream);
-  }
+  else
+    run_in_blocks(shape, edges, weights, ws, on_chip, tree, stream);
+  if (on_chip) return;  // its blocks wrote the tree
   if (shape.edges == 0) {  // no edge to choose: every slot is empty
     detail::check(cudaMemsetAsync(tree, 0xFF, std::size_t(shape.batch * (shape.vertices - 1) * 2) * sizeof(index_t),
                                   stream),
