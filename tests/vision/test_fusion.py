@@ -90,6 +90,26 @@ def test_add_and_norm_is_the_sum_and_its_layer_norm(fuse: bool, feeds_autocast: 
         torch.testing.assert_close(g, w)
 
 
+@pytest.mark.parametrize("feeds_autocast", [False, True])
+def test_norm_of_a_sum_is_the_norm_of_the_sum(fuse: bool, feeds_autocast: bool) -> None:
+    """``norm(x, branch)``, for a sum that no one reads (a GrootV stage's last norm)."""
+    reference, norm = _norms(fuse, feeds_autocast)
+    x = torch.randn(2, 5, 7, 24, requires_grad=True)
+    branch = torch.randn(2, 5, 7, 24).to(torch.bfloat16).requires_grad_()
+    grad = torch.randn(2, 5, 7, 24)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        normed_want = reference(x + branch)
+        normed = norm(x, branch)
+        assert norm.add_and_norm(x, None)[0] is x
+    normed_want = normed_want.to(normed.dtype)
+    torch.testing.assert_close(normed, normed_want)
+    inputs = (x, branch, reference.weight, reference.bias)
+    want = torch.autograd.grad(normed_want.float(), inputs, grad)
+    got = torch.autograd.grad(normed.float(), (x, branch, norm.weight, norm.bias), grad)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)
+
+
 def test_state_dict_is_layer_norms() -> None:
     assert FusedLayerNorm(8).state_dict().keys() == torch.nn.LayerNorm(8).state_dict().keys()
 

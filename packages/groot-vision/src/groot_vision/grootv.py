@@ -163,7 +163,7 @@ class GrootVStage(nn.Module):
                 x, branch, tree = block.forward_unsummed(x, branch, tree)
             if not self.share_tree:
                 tree = None
-        features = self.norm(x) if branch is None else self.norm[0].add_and_norm(x, branch)[1]
+        features = self.norm[0](x, branch)
         return features, features if self.downsample is None else self.downsample(features)
 
 
