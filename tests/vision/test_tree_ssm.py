@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from groot_vision import TreeSSM
+from torch import nn
 
 
 def _distance(a: np.ndarray, b: np.ndarray, metric: str) -> float:
@@ -132,6 +133,32 @@ def test_mixer_matches_float64_reference(scan: str, metric: str, height: int, wi
     want = _reference_mixer(layer, x, scan, metric)
     err = np.abs(got.detach().double().numpy() - want).max() / np.abs(want).max()
     assert err < 1e-4, f"relative error {err:.2e}"
+
+
+class _WrappedLinear(nn.Module):
+    """Stands for an adapter around the input projection: not a plain ``nn.Linear``."""
+
+    def __init__(self, inner: nn.Linear) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+
+def test_wrapped_input_projection_runs_whole_and_agrees() -> None:
+    layer = _randomised_layer("tree", "cosine", seed=5)
+    x = torch.randn(2, 4, 5, 8, generator=torch.Generator().manual_seed(11))
+    want = _reference_mixer(layer, x, "tree", "cosine")
+    split, _ = layer(x)
+    layer.in_proj = _WrappedLinear(layer.in_proj)
+    calls = []
+    layer.in_proj.register_forward_hook(lambda *_: calls.append(1))
+    whole, _ = layer(x)
+    assert calls == [1]
+    for got in (split, whole):
+        err = np.abs(got.detach().double().numpy() - want).max() / np.abs(want).max()
+        assert err < 1e-4, f"relative error {err:.2e}"
 
 
 def test_scans_differ() -> None:

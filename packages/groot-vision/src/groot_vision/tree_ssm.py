@@ -199,7 +199,7 @@ class TreeSSM(nn.Module):
         With ``scan="tree"`` and no ``tree`` given, the tree is built from this layer's own features.
         """
         batch, height, width, _ = x.shape
-        u, z = self.in_proj(x).chunk(2, dim=-1)
+        u, z = self._project_in(x)
         u = self.act(self.conv2d(u.permute(0, 3, 1, 2)))  # (B, D, H, W), channels-last in memory
         if self.scan == "tree" and tree is None:
             tree = grid_tree(u, self.metric)
@@ -210,6 +210,18 @@ class TreeSSM(nn.Module):
         gate = z.reshape(batch, height * width, -1)
         y = self._selective_scan(u, dt, b, c, gate, tree, height, width)
         return self.out_proj(y.reshape(batch, height, width, -1)), tree
+
+    def _project_in(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The input projection's two halves, ``u`` and the gate, each ``(B, H, W, inner)``.
+
+        A plain ``nn.Linear`` is run as two products, one per half of its weight, so that each half
+        comes out contiguous: the depthwise convolution would otherwise copy its strided half first.
+        A wrapped projection (an adapter, a quantised layer) runs whole, as it was built.
+        """
+        if type(self.in_proj) is nn.Linear and self.in_proj.bias is None:
+            u_weight, gate_weight = self.in_proj.weight.chunk(2)
+            return F.linear(x, u_weight), F.linear(x, gate_weight)
+        return self.in_proj(x).chunk(2, dim=-1)
 
     def _selective_scan(
         self,
