@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from groot_vision import TreeSSM
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 
 def _distance(a: np.ndarray, b: np.ndarray, metric: str) -> float:
@@ -159,6 +160,31 @@ def test_wrapped_input_projection_runs_whole_and_agrees() -> None:
     for got in (split, whole):
         err = np.abs(got.detach().double().numpy() - want).max() / np.abs(want).max()
         assert err < 1e-4, f"relative error {err:.2e}"
+
+
+class _CastCounter(TorchDispatchMode):
+    """Counts the dtype casts that reach the kernels (autocast's included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.casts = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.casts += func is torch.ops.aten._to_copy.default
+        return func(*args, **(kwargs or {}))
+
+
+def test_input_projection_under_autocast_casts_once() -> None:
+    layer = _randomised_layer("tree", "cosine", seed=6)
+    x = torch.randn(2, 4, 5, 8, generator=torch.Generator().manual_seed(12))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with _CastCounter() as counter:
+            u, gate = layer._project_in(x)
+        want = layer.in_proj(x)
+    assert counter.casts == 2  # the input and the weight, once each
+    assert u.dtype == gate.dtype == want.dtype == torch.bfloat16
+    assert u.is_contiguous() and gate.is_contiguous()
+    torch.testing.assert_close(torch.cat([u, gate], dim=-1), want)
 
 
 def test_scans_differ() -> None:

@@ -216,12 +216,20 @@ class TreeSSM(nn.Module):
 
         A plain ``nn.Linear`` is run as two products, one per half of its weight, so that each half
         comes out contiguous: the depthwise convolution would otherwise copy its strided half first.
-        A wrapped projection (an adapter, a quantised layer) runs whole, as it was built.
+        Under autocast the input and the weight are cast once, as for the whole layer, not once a
+        half. A wrapped projection (an adapter, a quantised layer) runs whole, as it was built.
         """
-        if type(self.in_proj) is nn.Linear and self.in_proj.bias is None:
-            u_weight, gate_weight = self.in_proj.weight.chunk(2)
-            return F.linear(x, u_weight), F.linear(x, gate_weight)
-        return self.in_proj(x).chunk(2, dim=-1)
+        if type(self.in_proj) is not nn.Linear or self.in_proj.bias is not None:
+            return self.in_proj(x).chunk(2, dim=-1)
+        weight, device = self.in_proj.weight, x.device.type
+        if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
+            # Autocast's own rule: floating-point tensors other than float64 run in its dtype.
+            dtype = torch.get_autocast_dtype(device)
+            x, weight = (
+                t.to(dtype) if t.is_floating_point() and t.dtype != torch.float64 else t for t in (x, weight)
+            )
+        u_weight, gate_weight = weight.chunk(2)
+        return F.linear(x, u_weight), F.linear(x, gate_weight)
 
     def _selective_scan(
         self,
