@@ -8,7 +8,7 @@ import copy
 
 import pytest
 import torch
-from groot_vision import fusion
+from groot_vision import fusion, side_tree
 from groot_vision.cuda_graphs import GraphedInference, _ModuleState
 from groot_vision.dense import GrootVFeatures
 from torch import nn
@@ -184,6 +184,54 @@ def test_grootv_backbone_replays_its_eager_forward(
                 assert (g[name].float() - w[name].float()).norm() <= 1e-2 * w[name].float().norm()
             else:
                 torch.testing.assert_close(g[name], w[name])
+
+
+@pytest.mark.cuda
+@cuda
+def test_captured_inference_builds_each_tree_on_the_side_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a capture, and its warm-up, each layer issues its tree on the side stream, beside its
+    discretisation, and the replay still gives the eager forward's maps; eager inference and
+    forwards with autograd keep to the current stream."""
+    streams = []
+    build = side_tree.grid_tree
+
+    def recording_grid_tree(guide: torch.Tensor, metric: str):
+        streams.append(torch.cuda.current_stream())
+        return build(guide, metric)
+
+    monkeypatch.setattr(side_tree, "grid_tree", recording_grid_tree)
+    torch.manual_seed(0)
+    backbone = GrootVFeatures("grootv_micro").cuda().eval()
+    graphed = GraphedInference(backbone)
+    x = torch.randn(1, 3, 96, 128, device="cuda")
+    with fusion.capturing_graph():
+        assert not fusion.overlaps_tree(None, x)  # with autograd: one compiled region, one stream
+        with torch.no_grad():
+            assert fusion.overlaps_tree(None, x)
+    with torch.no_grad(), torch.autocast("cuda"):
+        want = backbone(x)
+        graphed(x)  # seen once: eager
+        assert not streams
+        graphed(x)  # captured
+        got = graphed(x)  # replayed
+    blocks = sum(len(stage.blocks) for stage in backbone.body.levels)
+    assert len(streams) == 3 * blocks  # two warm-up forwards and the capture
+    assert all(s == side_tree.side_stream(x.device) for s in streams)
+    for name in want:
+        assert (got[name].float() - want[name].float()).norm() <= 1e-2 * want[name].float().norm()
+
+
+@pytest.mark.cuda
+@cuda
+def test_tree_on_the_side_stream_is_the_tree_on_the_current_one() -> None:
+    """The same BFS, bit for bit, and the current stream sees it only after the join."""
+    torch.manual_seed(0)
+    guide = torch.randn(2, 16, 37, 53, device="cuda")
+    want = side_tree.grid_tree(guide, "cosine")
+    aside = side_tree.TreeOnSideStream(guide, "cosine")
+    order, parent = aside.join()
+    torch.testing.assert_close(order, want.order, rtol=0, atol=0)
+    torch.testing.assert_close(parent, want.parent, rtol=0, atol=0)
 
 
 @pytest.mark.cuda

@@ -32,6 +32,7 @@ __all__ = [
     "fuses_scan",
     "layer_norm",
     "norm_args",
+    "overlaps_tree",
     "static_channels",
     "width_copy",
 ]
@@ -115,6 +116,18 @@ def fuses_scan(setting: bool | None, u: torch.Tensor) -> bool:
     if setting is not None or torch.is_grad_enabled() or _capturing.get():
         return True
     return u.numel() >= MIN_FUSED_INFERENCE_NUMEL
+
+
+def overlaps_tree(setting: bool | None, u: torch.Tensor) -> bool:
+    """Whether a TreeSSM layer whose option is ``setting`` builds its tree on a side stream, beside
+    its projections and its discretisation (:class:`~groot_vision.side_tree.TreeOnSideStream`):
+    in CUDA inference captured into a graph, where its scan steps compile (:func:`fuses_scan`).
+
+    Only there: the discretisation is then compiled apart from the scan and the read-out, a second
+    compiled call whose host time a replay does not pay, and in training split regions were slower.
+    """
+    # fuses_scan first: inside an outer torch.compile it says no, and the flag is never read there.
+    return fuses_scan(setting, u) and u.is_cuda and not torch.is_grad_enabled() and _capturing.get()
 
 
 def static_channels(*tensors: torch.Tensor) -> None:

@@ -13,6 +13,7 @@ stacked over K = 1 scan direction, ``A_logs``, ``Ds``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from torch.utils.checkpoint import checkpoint
 from . import fusion
 from .fusion import NormArgs, as_input, layer_norm, norm_args
 from .grid_scans import Metric, Scan, grid_tree, scan_grid
+from .side_tree import TreeOnSideStream
 
 __all__ = ["TreeSSM"]
 
@@ -84,6 +86,41 @@ def _scan_tokens(
     return h.transpose(1, 2)
 
 
+def _scan_read_out(
+    drive: torch.Tensor,
+    decay: torch.Tensor,
+    u: torch.Tensor,
+    c: torch.Tensor,
+    gate: torch.Tensor,
+    skip: torch.Tensor,
+    h_norm: NormArgs,
+    out_norm: NormArgs,
+    dtype: torch.dtype,
+    scan: Scan,
+    height: int,
+    width: int,
+    tree: groot_core.BFS | None,
+) -> torch.Tensor:
+    """The scan and the read-out as one function (compiled apart from the discretisation when the
+    tree is built beside it, on a side stream)."""
+    fusion.static_channels(drive, decay, u, gate)
+    h = _scan_tokens(drive, decay, scan, height, width, tree)
+    return _read_out(h, u, c, skip, gate, h_norm, out_norm, dtype)
+
+
+def _discretise_apart(
+    u: torch.Tensor,
+    dt: torch.Tensor,
+    b: torch.Tensor,
+    dt_bias: torch.Tensor,
+    a_logs: torch.Tensor,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_discretise` as a compiled step of its own, issued before the tree is joined."""
+    fusion.static_channels(u, dt)
+    return _discretise(u, dt, b, dt_bias, a_logs, dtype)
+
+
 def _discretise_scan_read_out(
     u: torch.Tensor,
     dt: torch.Tensor,
@@ -105,8 +142,7 @@ def _discretise_scan_read_out(
     and the partitioner decides what the backward keeps or recomputes."""
     fusion.static_channels(u, dt, gate)
     drive, decay = _discretise(u, dt, b, dt_bias, a_logs, dtype)
-    h = _scan_tokens(drive, decay, scan, height, width, tree)
-    return _read_out(h, u, c, skip, gate, h_norm, out_norm, dtype)
+    return _scan_read_out(drive, decay, u, c, gate, skip, h_norm, out_norm, dtype, scan, height, width, tree)
 
 
 class TreeSSM(nn.Module):
@@ -196,31 +232,40 @@ class TreeSSM(nn.Module):
     ) -> tuple[torch.Tensor, groot_core.BFS | None]:
         """Mix ``x`` ``(B, H, W, C)``; returns ``(B, H, W, C)`` and the tree used (reusable by later blocks).
 
-        With ``scan="tree"`` and no ``tree`` given, the tree is built from this layer's own features.
+        With ``scan="tree"`` and no ``tree`` given, the tree is built from this layer's own features;
+        in CUDA inference captured into a graph, on a side stream, beside the steps that do not need
+        it (:mod:`groot_vision.side_tree`).
         """
         batch, height, width, _ = x.shape
-        u, z = self._project_in(x)
+        u, project_gate = self._project_in(x)
         u = self.act(self.conv2d(u.permute(0, 3, 1, 2)))  # (B, D, H, W), channels-last in memory
         if self.scan == "tree" and tree is None:
-            tree = grid_tree(u, self.metric)
+            if fusion.overlaps_tree(self.fuse_elementwise, u):
+                tree = TreeOnSideStream(u, self.metric)
+            else:
+                tree = grid_tree(u, self.metric)
         # Token-major (B, L, D) keeps every elementwise op below on contiguous memory.
         u = u.permute(0, 2, 3, 1).reshape(batch, height * width, -1)
+        gate = project_gate().reshape(batch, height * width, -1)
         dt_low, b, c = F.linear(u, self.x_proj_weight[0]).split([self.dt_rank, D_STATE, D_STATE], dim=-1)
         dt = F.linear(dt_low, self.dt_projs_weight[0])
-        gate = z.reshape(batch, height * width, -1)
-        y = self._selective_scan(u, dt, b, c, gate, tree, height, width)
+        y, tree = self._selective_scan(u, dt, b, c, gate, tree, height, width)
         return self.out_proj(y.reshape(batch, height, width, -1)), tree
 
-    def _project_in(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The input projection's two halves, ``u`` and the gate, each ``(B, H, W, inner)``.
+    def _project_in(self, x: torch.Tensor) -> tuple[torch.Tensor, Callable[[], torch.Tensor]]:
+        """The input projection's first half ``u`` ``(B, H, W, inner)``, and a call that gives its
+        second half, the gate.
 
         A plain ``nn.Linear`` is run as two products, one per half of its weight, so that each half
         comes out contiguous: the depthwise convolution would otherwise copy its strided half first.
-        Under autocast the input and the weight are cast once, as for the whole layer, not once a
-        half. A wrapped projection (an adapter, a quantised layer) runs whole, as it was built.
+        The gate's product is issued when asked for, after the tree's build is, so that it can run
+        beside a tree built on a side stream. Under autocast the input and the weight are cast once,
+        as for the whole layer, not once a half. A wrapped projection (an adapter, a quantised
+        layer) runs whole, as it was built.
         """
         if type(self.in_proj) is not nn.Linear or self.in_proj.bias is not None:
-            return self.in_proj(x).chunk(2, dim=-1)
+            u, gate = self.in_proj(x).chunk(2, dim=-1)
+            return u, lambda: gate
         weight, device = self.in_proj.weight, x.device.type
         if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
             # Autocast's own rule: floating-point tensors other than float64 run in its dtype.
@@ -229,7 +274,7 @@ class TreeSSM(nn.Module):
                 t.to(dtype) if t.is_floating_point() and t.dtype != torch.float64 else t for t in (x, weight)
             )
         u_weight, gate_weight = weight.chunk(2)
-        return F.linear(x, u_weight), F.linear(x, gate_weight)
+        return F.linear(x, u_weight), functools.partial(F.linear, x, gate_weight)
 
     def _selective_scan(
         self,
@@ -238,13 +283,15 @@ class TreeSSM(nn.Module):
         b: torch.Tensor,
         c: torch.Tensor,
         gate: torch.Tensor,
-        tree: groot_core.BFS | None,
+        tree: groot_core.BFS | TreeOnSideStream | None,
         height: int,
         width: int,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, groot_core.BFS | None]:
         """Discretise, scan, read out and gate.
 
-        ``u``/``dt``/``gate`` ``(B, L, D)`` and ``b``/``c`` ``(B, L, 1)`` -> ``(B, L, D)`` in u's dtype.
+        ``u``/``dt``/``gate`` ``(B, L, D)`` and ``b``/``c`` ``(B, L, 1)`` -> ``(B, L, D)`` in u's dtype,
+        and the tree scanned: one still being built on a side stream is joined once the
+        discretisation is issued.
         """
         # Autocast exists for some device types only (not "meta", where shapes are traced).
         fp32 = self.force_fp32_scan and torch.amp.is_autocast_available(u.device.type)
@@ -264,10 +311,16 @@ class TreeSSM(nn.Module):
             dtype = torch.promote_types(u.dtype, torch.float32) if fp32 else u.dtype
             bias, a_logs, skip = as_input(self.dt_projs_bias), as_input(self.A_logs), as_input(self.Ds)
             norms = norm_args(self.h_norm), norm_args(self.out_norm)
+            if isinstance(tree, TreeOnSideStream):
+                drive, decay = fusion.compiled(_discretise_apart, u.shape[-1])(u, dt, b, bias, a_logs, dtype)
+                tree = tree.join()
+                step = fusion.compiled(_scan_read_out, u.shape[-1])
+                args = (drive, decay, u, c, gate, skip, *norms, dtype)
+                return step(*args, self.scan, height, width, tree), tree
             if fused:
                 step = fusion.compiled(_discretise_scan_read_out, u.shape[-1])
                 args = (u, dt, b, c, gate, bias, a_logs, skip, *norms, dtype)
-                return step(*args, self.scan, height, width, tree)
+                return step(*args, self.scan, height, width, tree), tree
             drive, decay = run(_discretise, u, dt, b, bias, a_logs, dtype)
             h = _scan_tokens(drive, decay, self.scan, height, width, tree)
-            return run(_read_out, h, u, c, skip, gate, *norms, dtype)
+            return run(_read_out, h, u, c, skip, gate, *norms, dtype), tree
