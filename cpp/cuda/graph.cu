@@ -68,6 +68,7 @@ struct ChannelMajor {
     __syncthreads();
     W sum = 0;
     for (int s = 0; s < lanes; ++s) sum += partials[s * items + item()];
+    __syncthreads();  // read by all before a next call writes
     return sum;
   }
 };
@@ -93,36 +94,32 @@ struct VertexMajor {
   }
 };
 
-// The lane's share of Σ_c term(a_c, z_c) over the channels of the items at a and z.
-template <class Split, class W, class T, class Term>
-__device__ W lane_sum(const T* a, const T* z, index_t channels, index_t stride, Term term) {
+// Calls visit(a_c, z_c) for the lane's share of the channels c of the items at a and z.
+template <class Split, class W, class T, class Visit>
+__device__ void visit_lane_channels(const T* a, const T* z, index_t channels, index_t stride, Visit visit) {
   constexpr int V = Split::width;
-  W sum = 0;
   for (index_t c = index_t(Split::lane()) * V; c < channels; c += index_t(Split::lanes) * V) {
     const Vec<W, V> x = load_vec<W, V>(a + c * stride), y = load_vec<W, V>(z + c * stride);
 #pragma unroll
-    for (int j = 0; j < V; ++j) sum += term(x.v[j], y.v[j]);
+    for (int j = 0; j < V; ++j) visit(x.v[j], y.v[j]);
   }
-  return sum;
 }
 
-template <class Split, class T, class W>
-__global__ void vertex_norms_kernel(index_t batch, index_t channels, index_t vertices, const T* features,
-                                    W* norms) {
-  const index_t tiles = (vertices + Split::items - 1) / Split::items;
-  const index_t b = blockIdx.x / tiles, v = (blockIdx.x % tiles) * Split::items + Split::item();
-  W sum = 0;
-  if (v < vertices) {
-    const T* f = features + b * channels * vertices + Split::vertex_offset(v, channels);
-    sum = lane_sum<Split, W>(f, f, channels, Split::channel_stride(vertices), [](W a, W z) { return a * z; });
-  }
-  const W total = Split::total(sum);
-  if (v < vertices && Split::lane() == 0) norms[b * vertices + v] = max(sqrt(total), W(1e-12));
+// A cosine weight's norm: sqrt of the summed squares, kept off zero.
+template <class W>
+__device__ W vertex_norm(W squares) {
+  return max(sqrt(squares), W(1e-12));
 }
 
+// Each edge's lanes sum its dissimilarity terms, and for the cosine also both ends' squares: the
+// norms come from the rows the dot product loads anyway, in the same order a kernel of vertex
+// norms summed them. That kernel, launched first, cost more than the sums: H200, batch 1, fp16
+// channels-last, µs a call for both against the one, 160 x 200x336 19.7 -> 15.5, 320 x 100x168
+// 9.3 -> 6.8, 640 x 50x84 7.5 -> 5.7, 1280 x 25x42 4.7 -> 3.1 (l2, one kernel throughout: 13.8,
+// 6.7, 5.1, 3.0).
 template <class Split, class T, class W>
 __global__ void edge_weights_kernel(GraphShape shape, index_t channels, const T* features, const index_t* edges,
-                                    Metric metric, const W* norms, W* weights) {
+                                    Metric metric, W* weights) {
   const index_t L = shape.vertices, tiles = (shape.edges + Split::items - 1) / Split::items;
   const index_t b = blockIdx.x / tiles, e = (blockIdx.x % tiles) * Split::items + Split::item();
   index_t u = -1, v = -1;
@@ -132,35 +129,38 @@ __global__ void edge_weights_kernel(GraphShape shape, index_t channels, const T*
     v = pair[1];
   }
   const bool valid = u >= 0 && u < L && v >= 0 && v < L;  // ids out of range: weight 0
-  W sum = 0;
+  const bool cosine = metric == Metric::cosine;
+  W sum = 0, squares_u = 0, squares_v = 0;
   if (valid) {
     const T* sample = features + b * channels * L;
-    const auto term = [metric](W a, W z) {
-      return metric == Metric::cosine ? a * z : metric == Metric::l1 ? abs(a - z) : (a - z) * (a - z);
-    };
-    sum = lane_sum<Split, W>(sample + Split::vertex_offset(u, channels), sample + Split::vertex_offset(v, channels),
-                             channels, Split::channel_stride(L), term);
+    visit_lane_channels<Split, W>(sample + Split::vertex_offset(u, channels),
+                                  sample + Split::vertex_offset(v, channels), channels, Split::channel_stride(L),
+                                  [&](W a, W z) {
+                                    if (cosine) {
+                                      sum += a * z;
+                                      squares_u += a * a;
+                                      squares_v += z * z;
+                                    } else {
+                                      sum += metric == Metric::l1 ? abs(a - z) : (a - z) * (a - z);
+                                    }
+                                  });
   }
+  // The metric is the same for the whole block, as Split::total's barriers ask.
   const W total = Split::total(sum);
+  const W norms = cosine ? vertex_norm(Split::total(squares_u)) * vertex_norm(Split::total(squares_v)) : W(1);
   if (e < shape.edges && Split::lane() == 0) {
     W weight = 0;
-    if (valid) weight = metric == Metric::cosine ? W(1) - total / (norms[b * L + u] * norms[b * L + v]) : total;
+    if (valid) weight = cosine ? W(1) - total / norms : total;
     weights[b * shape.edges + e] = weight;
   }
 }
 
 template <class Split, class T, class W>
 void launch_edge_weights(GraphShape shape, index_t channels, const T* features, const index_t* edges,
-                         Metric metric, W* norms, W* weights, cudaStream_t stream) {
-  if (metric == Metric::cosine) {
-    const index_t tiles = (shape.vertices + Split::items - 1) / Split::items;
-    vertex_norms_kernel<Split><<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
-        shape.batch, channels, shape.vertices, features, norms);
-    detail::check_launch("vertex_norms_kernel");
-  }
+                         Metric metric, W* weights, cudaStream_t stream) {
   const index_t tiles = (shape.edges + Split::items - 1) / Split::items;
   edge_weights_kernel<Split><<<static_cast<unsigned>(shape.batch * tiles), kThreads, 0, stream>>>(
-      shape, channels, features, edges, metric, norms, weights);
+      shape, channels, features, edges, metric, weights);
   detail::check_launch("edge_weights_kernel");
 }
 
@@ -171,15 +171,15 @@ void launch_edge_weights(GraphShape shape, index_t channels, const T* features, 
 // 394 -> 104 (fp32: 80 -> 51, 24 -> 21, 270 -> 106, 405 -> 147).
 template <class T, class W>
 void vertex_major_edge_weights(GraphShape shape, index_t channels, const T* features, const index_t* edges,
-                               Metric metric, W* norms, W* weights, cudaStream_t stream) {
+                               Metric metric, W* weights, cudaStream_t stream) {
   constexpr int V = 16 / sizeof(T);
   const bool aligned = channels % V == 0 && reinterpret_cast<std::uintptr_t>(features) % 16 == 0;
   if (!aligned)
-    launch_edge_weights<VertexMajor<32, 1>>(shape, channels, features, edges, metric, norms, weights, stream);
+    launch_edge_weights<VertexMajor<32, 1>>(shape, channels, features, edges, metric, weights, stream);
   else if (channels / V <= 64)
-    launch_edge_weights<VertexMajor<8, V>>(shape, channels, features, edges, metric, norms, weights, stream);
+    launch_edge_weights<VertexMajor<8, V>>(shape, channels, features, edges, metric, weights, stream);
   else
-    launch_edge_weights<VertexMajor<32, V>>(shape, channels, features, edges, metric, norms, weights, stream);
+    launch_edge_weights<VertexMajor<32, V>>(shape, channels, features, edges, metric, weights, stream);
 }
 
 unsigned grid_for(index_t n) {
@@ -201,26 +201,18 @@ void sequence_edges(index_t length, index_t window, index_t* edges, cudaStream_t
   detail::check_launch("sequence_edges_kernel");
 }
 
-std::size_t edge_weights_workspace_bytes(GraphShape shape) {
-  detail::WorkspaceLayout layout;
-  layout.take<double>(static_cast<std::size_t>(shape.batch * shape.vertices));
-  return layout.bytes();
-}
-
 template <class T, class W>
 void edge_weights(GraphShape shape, index_t channels, const T* features, const index_t* edges,
-                  Metric metric, W* weights, void* workspace, cudaStream_t stream, FeatureLayout layout) {
+                  Metric metric, W* weights, cudaStream_t stream, FeatureLayout layout) {
   if (shape.batch * shape.edges == 0) return;
-  detail::WorkspaceLayout scratch(workspace);
-  W* norms = scratch.take<W>(static_cast<std::size_t>(shape.batch * shape.vertices));
   if (layout == FeatureLayout::vertex_major)
-    vertex_major_edge_weights(shape, channels, features, edges, metric, norms, weights, stream);
+    vertex_major_edge_weights(shape, channels, features, edges, metric, weights, stream);
   else
-    launch_edge_weights<ChannelMajor>(shape, channels, features, edges, metric, norms, weights, stream);
+    launch_edge_weights<ChannelMajor>(shape, channels, features, edges, metric, weights, stream);
 }
 
-#define GROOT_INSTANTIATE(T, W)                                                                                    \
-  template void edge_weights<T, W>(GraphShape, index_t, const T*, const index_t*, Metric, W*, void*, cudaStream_t, \
+#define GROOT_INSTANTIATE(T, W)                                                                                  \
+  template void edge_weights<T, W>(GraphShape, index_t, const T*, const index_t*, Metric, W*, cudaStream_t, \
                                    FeatureLayout);
 GROOT_INSTANTIATE(float, float)
 GROOT_INSTANTIATE(double, double)

@@ -32,10 +32,9 @@ void grid_edges(index_t height, index_t width, index_t* edges, cudaStream_t stre
 void sequence_edges(index_t length, index_t window, index_t* edges, cudaStream_t stream);
 
 // T: float, double, __half or __nv_bfloat16 features; weights in W = double for double, else float.
-std::size_t edge_weights_workspace_bytes(GraphShape shape);
 template <class T, class W>
 void edge_weights(GraphShape shape, index_t channels, const T* features, const index_t* edges,
-                  Metric metric, W* weights, void* workspace, cudaStream_t stream,
+                  Metric metric, W* weights, cudaStream_t stream,
                   FeatureLayout layout = FeatureLayout::channel_major);
 
 // T: float or double.

@@ -62,13 +62,11 @@ at::Tensor edge_weights_cuda(const at::Tensor& features, const at::Tensor& edges
   const at::Tensor& input = args.features;
   at::Tensor weights =
       at::empty({args.graph.batch, args.graph.edges}, input.options().dtype(compute_type(input.scalar_type())));
-  at::Tensor scratch = workspace(cuda::edge_weights_workspace_bytes(args.graph), weights);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "groot::edge_weights", [&] {
     using W = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
     launch([&] {
       cuda::edge_weights(args.graph, args.channels, device_ptr<scalar_t>(input), args.edges.const_data_ptr<index_t>(),
-                         args.metric, weights.mutable_data_ptr<W>(), scratch.mutable_data_ptr(), current_stream(),
-                         args.layout);
+                         args.metric, weights.mutable_data_ptr<W>(), current_stream(), args.layout);
     });
   });
   return weights;
