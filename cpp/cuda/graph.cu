@@ -44,12 +44,12 @@ __global__ void sequence_edges_kernel(index_t length, index_t window, index_t* e
   }
 }
 
-// Feature reductions (norms, edge dissimilarities) share each item's (vertex's or edge's) channels
-// out over several lanes, since deep stages have few vertices and many channels, and add the
-// lanes' partial sums in a fixed order, so results do not depend on scheduling. Which lanes share
-// an item follows the layout, so that loads are coalesced.
+// The edge-weight reductions share each item's (edge's) channels out over several lanes, since
+// deep stages have few vertices and many channels, and add the lanes' partial sums in a fixed
+// order, so results do not depend on scheduling. Which lanes share an item follows the layout,
+// so that loads are coalesced.
 
-// Channel-major features: a warp takes 32 items (consecutive vertices) of one channel, the block's
+// Channel-major features: a warp takes 32 items (consecutive edges) of one channel, the block's
 // 8 warps every 8th channel, and their partial sums meet in shared memory.
 struct ChannelMajor {
   static constexpr int items = 32;                // per block
@@ -147,10 +147,11 @@ __global__ void edge_weights_kernel(GraphShape shape, index_t channels, const T*
   }
   // The metric is the same for the whole block, as Split::total's barriers ask.
   const W total = Split::total(sum);
-  const W norms = cosine ? vertex_norm(Split::total(squares_u)) * vertex_norm(Split::total(squares_v)) : W(1);
+  const W norm_product =
+      cosine ? vertex_norm(Split::total(squares_u)) * vertex_norm(Split::total(squares_v)) : W(1);
   if (e < shape.edges && Split::lane() == 0) {
     W weight = 0;
-    if (valid) weight = cosine ? W(1) - total / norms : total;
+    if (valid) weight = cosine ? W(1) - total / norm_product : total;
     weights[b * shape.edges + e] = weight;
   }
 }
