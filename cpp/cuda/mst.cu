@@ -34,6 +34,7 @@ constexpr key_t kNoKey = ~key_t(0);
 
 struct GraphWorkspace {
   int* label;     // component label of each vertex (a vertex id)
+  int* relabel_to;  // grid kernel: the next round's labels, written while `label` is read
   int* hook;      // per root: the root it joins this round
   int* next;      // block kernel: the hooks being settled or flattened (it and `hook` swap roles)
   key_t* lightest_key;
@@ -58,8 +59,8 @@ GraphWorkspace layout(detail::WorkspaceLayout& w, GraphShape shape) {
   const auto graphs = static_cast<std::size_t>(shape.batch);
   const auto L = static_cast<std::size_t>(shape.vertices), E = static_cast<std::size_t>(shape.edges);
   GraphWorkspace ws{w.take<int>(graphs * L),   w.take<int>(graphs * L), w.take<int>(graphs * L),
-                    w.take<key_t>(graphs * L), w.take<int>(graphs * L), w.take<int>(graphs * E),
-                    w.take<int>(2),            w.take<int>(graphs * E)};
+                    w.take<int>(graphs * L),   w.take<key_t>(graphs * L), w.take<int>(graphs * L),
+                    w.take<int>(graphs * E),   w.take<int>(2),            w.take<int>(graphs * E)};
   ws.scan_temp_bytes = scan_temp_bytes(shape);
   ws.scan_temp = w.take<unsigned char>(ws.scan_temp_bytes);
   return ws;
@@ -84,7 +85,14 @@ constexpr unsigned kNoVertex = 0xFFFF;
 // One graph's inputs and workspace, and the steps of a Borůvka round on one vertex, component
 // or edge: the block kernel loops them over a graph with barriers in between, the grid kernel
 // over every graph at once with grid-wide barriers in between.
-template <class T, OnChip kOnChip>
+//
+// kLabelsTrail: the vertices take their new labels in the next round's first step, beside the
+// edges' offers, which then find an endpoint's component through its label and the hooks. The
+// grid kernel does so, one grid-wide barrier a round less (H200, MST µs a call: 1 × 200x336
+// 170 -> 162, 2 × 200x336 313 -> 295). The block kernel relabels in a step of its own: the second
+// dependent load an endpoint costs it more than a barrier (16 × 128x128, components in global
+// memory: 330 -> 383; no change with them on chip).
+template <class T, OnChip kOnChip, bool kLabelsTrail = false>
 struct Graph {
   // Per edge, whether it was chosen: bytes in shared memory beside staged edges, else ints in the
   // workspace (the prefix sum that writes the tree reads them).
@@ -94,6 +102,7 @@ struct Graph {
   const index_t* edges;
   const T* weights;
   int* label;
+  int* relabel_to;
   int* hook;
   int* next;
   key_t* lightest_key;
@@ -111,6 +120,7 @@ struct Graph {
         edges(all_edges + (shape.shared_edges ? 0 : b * E * 2)),
         weights(all_weights + b * E),
         label(ws.label + b * L),
+        relabel_to(ws.relabel_to + b * L),
         hook(ws.hook + b * L),
         next(ws.next + b * L),
         lightest_key(ws.lightest_key + b * L),
@@ -158,10 +168,22 @@ struct Graph {
   }
   // Tested on the 64-bit id, before any narrowing: 2^32 + 3 is no vertex 3.
   __device__ bool has_vertex(index_t id) const { return id >= 0 && id < L; }
-  __device__ bool crosses(int e, int& u, int& v) const { return endpoints(e, u, v) && label[u] != label[v]; }
+  // The component of vertex v this round.
+  __device__ int component(int v) const {
+    if constexpr (kLabelsTrail)
+      return hook[label[v]];
+    else
+      return label[v];
+  }
+  __device__ bool crosses(int e, int& u, int& v) const {
+    if (!endpoints(e, u, v)) return false;
+    u = component(u);
+    v = component(v);
+    return u != v;
+  }
 
   __device__ void start_vertex(int v) const {
-    label[v] = v;
+    label[v] = hook[v] = v;
     clear_lightest(v);
   }
   __device__ void start_edge(int e) const { in_tree[e] = 0; }
@@ -175,16 +197,16 @@ struct Graph {
     if (!crosses(e, u, v)) return;
     key_t key = staged_bits ? staged_bits[e] : groot::detail::ordered_bits(weights[e]);
     if constexpr (kPackedKey<T>) key = key << 32 | static_cast<unsigned>(e);
-    atomicMin(&lightest_key[label[u]], key);
-    atomicMin(&lightest_key[label[v]], key);
+    atomicMin(&lightest_key[u], key);
+    atomicMin(&lightest_key[v], key);
   }
   // Double weights: the lowest edge index at the lightest weight.
   __device__ void offer_edge(int e) const {
     int u, v;
     if (!crosses(e, u, v)) return;
     const key_t key = groot::detail::ordered_bits(weights[e]);
-    if (key == lightest_key[label[u]]) atomicMin(&lightest_edge[label[u]], e);
-    if (key == lightest_key[label[v]]) atomicMin(&lightest_edge[label[v]], e);
+    if (key == lightest_key[u]) atomicMin(&lightest_edge[u], e);
+    if (key == lightest_key[v]) atomicMin(&lightest_edge[v], e);
   }
   __device__ int lightest(int c) const {
     if constexpr (kPackedKey<T>)
@@ -192,10 +214,12 @@ struct Graph {
     else
       return lightest_edge[c];
   }
-  // A component hooks onto the one its edge reaches; returns whether it picked one.
+  // A component hooks onto the one its edge reaches; returns whether it picked one. Its lightest
+  // key starts over for the next round (nothing else reads it before then).
   __device__ bool hook_component(int c) const {
     hook[c] = c;
     const int e = lightest(c);
+    clear_lightest(c);
     if (label[c] != c || e == INT_MAX) return false;
     int u, v;
     endpoints(e, u, v);
@@ -224,10 +248,13 @@ struct Graph {
     }
     hook[c] = root;
   }
-  // The vertex takes its component's new label; the component's lightest key starts over.
+  // The vertex takes its component's new label: in place, or with kLabelsTrail into relabel_to
+  // (the caller swaps the two arrays after the step's barrier).
   __device__ void relabel(int v) const {
-    label[v] = hook[label[v]];
-    clear_lightest(v);
+    if constexpr (kLabelsTrail)
+      relabel_to[v] = hook[label[v]];
+    else
+      label[v] = hook[label[v]];
   }
 };
 
@@ -289,7 +316,7 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
     __syncthreads();
   };
 
-  each(g.L, [&](int v) { g.start_vertex(v); });
+  for (int v = threadIdx.x; v < g.L; v += kThreads) g.start_vertex(v);
   each(g.E, [&](int e) { g.start_edge(e); });
   // Components at least halve each round, so 64 rounds bound any graph.
   for (int round = 0; round < 64; ++round) {
@@ -327,36 +354,45 @@ __global__ void __launch_bounds__(kThreads) boruvka_kernel(GraphShape shape, con
 // The same rounds over every graph at once, for graphs too few to give each multiprocessor one:
 // every block of a cooperative launch takes items of all graphs, and a grid-wide barrier ends
 // each step.
-constexpr int kGridThreads = 256;
-
-template <class T>
-__global__ void __launch_bounds__(kGridThreads) boruvka_grid_kernel(GraphShape shape, const index_t* all_edges,
-                                                                    const T* all_weights, GraphWorkspace ws) {
-  using G = Graph<T, OnChip::nothing>;
+template <class T, int kThreads>
+__global__ void __launch_bounds__(kThreads) boruvka_grid_kernel(GraphShape shape, const index_t* all_edges,
+                                                                const T* all_weights, GraphWorkspace ws) {
+  using G = Graph<T, OnChip::nothing, true>;
   const cooperative_groups::grid_group grid = cooperative_groups::this_grid();
-  const index_t first = blockIdx.x * index_t(kGridThreads) + threadIdx.x;
-  const index_t stride = index_t(gridDim.x) * kGridThreads;
-  auto each = [&](index_t per_graph, auto&& step) {
+  const index_t first = blockIdx.x * index_t(kThreads) + threadIdx.x;
+  const index_t stride = index_t(gridDim.x) * kThreads;
+  // Every thread swaps the two label arrays after each round's first step, so `labels` is the
+  // same in all of them.
+  GraphWorkspace labels = ws;
+  // visit: a step over the items of every graph; each: the same, then a grid-wide barrier.
+  auto visit = [&](index_t per_graph, auto&& step) {
     for (index_t i = first; i < shape.batch * per_graph; i += stride)
-      step(G(shape, all_edges, all_weights, ws, i / per_graph), static_cast<int>(i % per_graph));
+      step(G(shape, all_edges, all_weights, labels, i / per_graph), static_cast<int>(i % per_graph));
+  };
+  auto each = [&](index_t per_graph, auto&& step) {
+    visit(per_graph, step);
     grid.sync();
   };
 
   if (first == 0) ws.picked[0] = ws.picked[1] = 0;
-  each(shape.vertices, [](const G& g, int v) { g.start_vertex(v); });
+  visit(shape.vertices, [](const G& g, int v) { g.start_vertex(v); });
   each(shape.edges, [](const G& g, int e) { g.start_edge(e); });
   for (int round = 0; round < 64; ++round) {
     // The flag of the round after this one was last read a round ago, many barriers back.
     int* picked = ws.picked + (round & 1);
+    // The last round's labels, beside the offers to the components they name.
+    visit(shape.vertices, [](const G& g, int v) { g.relabel(v); });
     each(shape.edges, [](const G& g, int e) { g.offer_weight(e); });
     if constexpr (!kPackedKey<T>) each(shape.edges, [](const G& g, int e) { g.offer_edge(e); });
+    int* const relabelled = labels.relabel_to;
+    labels.relabel_to = labels.label;
+    labels.label = relabelled;
     each(shape.vertices, [&](const G& g, int c) {
       if (g.hook_component(c)) atomicOr(picked, 1);
     });
     if (!*static_cast<volatile int*>(picked)) break;
     if (first == 0) ws.picked[(round + 1) & 1] = 0;
     each(shape.vertices, [](const G& g, int c) { g.flatten(c); });
-    each(shape.vertices, [](const G& g, int v) { g.relabel(v); });
   }
 }
 
@@ -385,16 +421,6 @@ __global__ void __launch_bounds__(kWriteThreads) write_tree_kernel(GraphShape sh
   if (i >= chosen && i < slots) tree[2 * i] = tree[2 * i + 1] = -1;
 }
 
-// Blocks of the grid kernel that fit on the device at once: a cooperative launch needs them all
-// resident.
-template <class T>
-unsigned resident_grid_blocks() {
-  int per_multiprocessor = 0;
-  detail::check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, boruvka_grid_kernel<T>,
-                                                              kGridThreads, 0),
-                "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-  return static_cast<unsigned>(per_multiprocessor * detail::device_attribute(cudaDevAttrMultiProcessorCount));
-}
 
 // Whether a block holds a whole graph, components and edges, in shared memory.
 template <class T>
@@ -422,15 +448,36 @@ bool spread_over_grid(GraphShape shape, bool on_chip) {
          detail::device_attribute(cudaDevAttrCooperativeLaunch) != 0;
 }
 
+// A block of kThreads for every kThreads items, as many as fit on the device at once (a
+// cooperative launch needs them all resident).
+template <class T, int kThreads>
+void launch_over_grid(GraphShape shape, index_t items, const index_t* edges, const T* weights, GraphWorkspace ws,
+                      cudaStream_t stream) {
+  const auto kernel = boruvka_grid_kernel<T, kThreads>;
+  int per_multiprocessor = 0;
+  detail::check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, kernel, kThreads, 0),
+                "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+  const auto resident =
+      static_cast<unsigned>(per_multiprocessor * detail::device_attribute(cudaDevAttrMultiProcessorCount));
+  const unsigned blocks = std::min(detail::blocks_for(items, kThreads), resident);
+  void* args[] = {&shape, &edges, &weights, &ws};
+  detail::check(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel), blocks, kThreads, args, 0, stream),
+                "boruvka_grid_kernel");
+}
+
+// Blocks of 1024 threads where that still gives three multiprocessors in four one, else of 256:
+// a grid-wide barrier costs more the more blocks meet at it. H200, MST µs a call, 256 -> 1024
+// threads a block: 1 × 200x336 (131 blocks of 1024) 162 -> 152, 2 × 200x336 294 -> 257; but
+// 1 × 100x168, in 33 blocks of 1024 against 131 of 256, 76 -> 82.
 template <class T>
 void run_over_grid(GraphShape shape, const index_t* edges, const T* weights, GraphWorkspace ws,
                    cudaStream_t stream) {
   const index_t items = shape.batch * std::max(shape.vertices, shape.edges);
-  const unsigned blocks = std::min(detail::blocks_for(items, kGridThreads), resident_grid_blocks<T>());
-  void* args[] = {&shape, &edges, &weights, &ws};
-  detail::check(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(boruvka_grid_kernel<T>), blocks,
-                                            kGridThreads, args, 0, stream),
-                "boruvka_grid_kernel");
+  const auto sms = static_cast<index_t>(detail::device_attribute(cudaDevAttrMultiProcessorCount));
+  if (4 * items >= 3 * 1024 * sms)
+    launch_over_grid<T, 1024>(shape, items, edges, weights, ws, stream);
+  else
+    launch_over_grid<T, 256>(shape, items, edges, weights, ws, stream);
 }
 
 // A block per graph, with as much of the graph in shared memory as fits (`on_chip`: all of it,
