@@ -448,17 +448,16 @@ bool spread_over_grid(GraphShape shape, bool on_chip) {
          detail::device_attribute(cudaDevAttrCooperativeLaunch) != 0;
 }
 
-// A block of kThreads for every kThreads items, as many as fit on the device at once (a
-// cooperative launch needs them all resident).
+// A block of kThreads for every kThreads items, as many as fit on the device's `sms`
+// multiprocessors at once (a cooperative launch needs them all resident).
 template <class T, int kThreads>
-void launch_over_grid(GraphShape shape, index_t items, const index_t* edges, const T* weights, GraphWorkspace ws,
-                      cudaStream_t stream) {
+void launch_over_grid(GraphShape shape, index_t items, index_t sms, const index_t* edges, const T* weights,
+                      GraphWorkspace ws, cudaStream_t stream) {
   const auto kernel = boruvka_grid_kernel<T, kThreads>;
   int per_multiprocessor = 0;
   detail::check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, kernel, kThreads, 0),
                 "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-  const auto resident =
-      static_cast<unsigned>(per_multiprocessor * detail::device_attribute(cudaDevAttrMultiProcessorCount));
+  const auto resident = static_cast<unsigned>(per_multiprocessor * sms);
   const unsigned blocks = std::min(detail::blocks_for(items, kThreads), resident);
   void* args[] = {&shape, &edges, &weights, &ws};
   detail::check(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel), blocks, kThreads, args, 0, stream),
@@ -475,9 +474,9 @@ void run_over_grid(GraphShape shape, const index_t* edges, const T* weights, Gra
   const index_t items = shape.batch * std::max(shape.vertices, shape.edges);
   const auto sms = static_cast<index_t>(detail::device_attribute(cudaDevAttrMultiProcessorCount));
   if (4 * items >= 3 * 1024 * sms)
-    launch_over_grid<T, 1024>(shape, items, edges, weights, ws, stream);
+    launch_over_grid<T, 1024>(shape, items, sms, edges, weights, ws, stream);
   else
-    launch_over_grid<T, 256>(shape, items, edges, weights, ws, stream);
+    launch_over_grid<T, 256>(shape, items, sms, edges, weights, ws, stream);
 }
 
 // A block per graph, with as much of the graph in shared memory as fits (`on_chip`: all of it,
