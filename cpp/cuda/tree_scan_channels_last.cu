@@ -14,9 +14,12 @@
 //
 // Where these blocks are fewer than the multiprocessors (a few images, deep trees), the `all`
 // scan runs in depth bands instead (band_scan.cuh): more memory traffic, far fewer dependent steps.
+// Where the trees are small (GrootV-T's 7x7 stage), a thread walks each channel with its values
+// in shared memory instead (channel_walk.cuh): the minimum traffic, no barriers.
 //
 // Passes and backward formulas are those of the CPU core (cpp/src/tree_scan.cpp).
 #include "band_scan.cuh"
+#include "channel_walk.cuh"
 #include "channels_last.cuh"
 #include "common.cuh"
 #include "scan_schedule.cuh"
@@ -217,8 +220,10 @@ void launch_level_walk(ChannelShape shape, int width, KernelOf kernel_of, const 
 template <class T>
 std::size_t tree_scan_channels_last_workspace_bytes(ChannelShape shape, bool backward) {
   check_sample_size(shape);
-  // Laid out as the launchers below do: the schedule, up(x) in the backward, the carry rows of y or
-  // grad_x, then what the band scan adds where it runs.
+  // None where the channel walk takes the scan in either mode (it needs more rows in the `all`
+  // backward). Else laid out as the launchers below do: the schedule, up(x) in the backward, the
+  // carry rows of y or grad_x, then what the band scan adds where it runs.
+  if (takes_channel_walk<T>(shape, backward ? 2 : 1)) return 0;
   detail::WorkspaceLayout w;
   take_schedule(w, shape);
   if (backward) w.take<detail::acc_t<T>>(static_cast<std::size_t>(shape.numel()));
@@ -240,6 +245,7 @@ void tree_scan_channels_last_forward(ChannelShape shape, const T* x, const T* de
   using A = detail::acc_t<T>;
   if (shape.numel() == 0) return;
   check_sample_size(shape);
+  if (channel_walk_forward(shape, x, decay, order, parent, mode, y, stream)) return;
   detail::WorkspaceLayout w(workspace);
   const Schedule s = take_schedule(w, shape);
   A* up = carry_rows(w, shape, y);
@@ -273,6 +279,7 @@ void tree_scan_channels_last_backward(ChannelShape shape, const T* grad_y, const
   using A = detail::acc_t<T>;
   if (shape.numel() == 0) return;
   check_sample_size(shape);
+  if (channel_walk_backward(shape, grad_y, x, decay, order, parent, mode, grad_x, grad_decay, stream)) return;
   detail::WorkspaceLayout w(workspace);
   const Schedule s = take_schedule(w, shape);
   A* up_x = w.take<A>(static_cast<std::size_t>(shape.numel()));

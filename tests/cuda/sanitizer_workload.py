@@ -71,6 +71,12 @@ def main() -> None:
     x = torch.randn(1, 200 * 60 + 30, 6, device="cuda").transpose(1, 2).requires_grad_()
     broom = spider(200, 60, "cuda", handle=29)
     gc.tree_scan(x, torch.rand_like(x).requires_grad_(), broom).square().sum().backward()
+    # The channel walk of small trees: 300 token-major channels (blocks of 128 threads, the last
+    # one partial), forward and both backwards.
+    for tree in (star(100, "cuda"), spider(3, 20, "cuda", handle=2)):
+        x = torch.randn(1, tree.order.shape[1], 300, device="cuda").transpose(1, 2).requires_grad_()
+        for mode in ("all", "root"):
+            gc.tree_scan(x, torch.rand_like(x).requires_grad_(), tree, mode).square().sum().backward()
     gc.sequence_edges(100, 3, device="cuda")
     if "--valid-only" not in sys.argv:
         run_invalid_inputs()
@@ -101,6 +107,13 @@ def run_invalid_inputs() -> None:
     parent = torch.arange(-1, 499, device="cuda")[None]
     x = torch.randn(1, 500, 37, device="cuda").transpose(1, 2)
     gc.tree_scan(x, torch.rand_like(x), gc.BFS(order, parent))
+    # The same path of 60 vertices with a vertex repeated: the channel walk must stay in bounds.
+    order = torch.randperm(60, device="cuda")[None]
+    order[0, 7] = order[0, 30]
+    x = torch.randn(1, 60, 37, device="cuda").transpose(1, 2)
+    for mode in ("all", "root"):
+        gc.tree_scan(x, torch.rand_like(x), gc.BFS(order, parent[:, :60]), mode)
+        torch.ops.groot.tree_scan_backward(x, x, torch.rand_like(x), order, parent[:, :60], mode)
     order = torch.tensor([[3, 9, -4, 0, 1]], device="cuda")
     parent = torch.tensor([[2, -1, 8, 6, 0]], device="cuda")
     for x in (torch.randn(1, 2, 5, device="cuda"), torch.randn(1, 5, 2, device="cuda").transpose(1, 2)):

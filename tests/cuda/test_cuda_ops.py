@@ -399,6 +399,40 @@ def test_scan_of_a_spider(mode, legs, length):
     assert_six_channel_scan_matches_cpu(spider(legs, length), mode)
 
 
+SMALL_TREES = {
+    "grid 3 x 7x7": lambda: random_tree(3, 7, 7, "cpu"),
+    "star 128": lambda: star(128),
+    "star 129": lambda: star(129),
+    "spider 3 x 21": lambda: spider(3, 21),
+    "broom 4 x 10 under 5": lambda: spider(4, 10, handle=5),
+}
+
+
+@pytest.mark.parametrize("mode", ["all", "root"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("tree", SMALL_TREES)
+def test_channel_walk_of_small_trees(mode, dtype, tree):
+    # Token-major rows of small trees take the channel walk (channel_walk.cuh) where a channel's
+    # values fit in 512 bytes: up to 128 vertices in float32 (64 in the `all` backward, which keeps
+    # two rows), half that in float64. The trees sit at and past those bounds: a star of 128 (129)
+    # vertices is walked forward in float32 (not); a spider of 64 is walked in every float32 pass.
+    # 300 channels make two blocks of 128 threads and a partial one.
+    tree = SMALL_TREES[tree]()
+    batch, n = tree.order.shape
+    x, decay, grad = (torch.randn(batch, 300, n, dtype=torch.float64) for _ in range(3))
+    decay = decay.sigmoid() * 0.98
+    expected = [gc.tree_scan(x, decay, tree, mode)]
+    expected += torch.ops.groot.tree_scan_backward(grad, x, decay, tree.order, tree.parent, mode)
+    cuda_tree = gc.BFS(tree.order.cuda(), tree.parent.cuda())
+    x, decay, grad = (laid_out(t.to("cuda", dtype), "channels_last") for t in (x, decay, grad))
+    poison_allocator()
+    results = [gc.tree_scan(x, decay, cuda_tree, mode)]
+    results += torch.ops.groot.tree_scan_backward(grad, x, decay, cuda_tree.order, cuda_tree.parent, mode)
+    for result, reference in zip(results, expected, strict=True):
+        assert result.stride() == x.stride()
+        assert relative_error(result.cpu(), reference) < TOLERANCE[dtype]
+
+
 @pytest.mark.parametrize("handle", range(20, 60, 3))
 def test_band_scan_of_a_broom(handle):
     # The band sweeps reach a band's bottom by walking each bottom vertex's path up the band, unless
@@ -485,12 +519,14 @@ def test_compile_fullgraph_on_gpu():
     assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
-# Many small graphs, and one large graph (the MST's cooperative launch, the Euler-tour BFS, bands).
-@pytest.mark.parametrize("batch, side", [(2, 28), (1, 96)])
-def test_cuda_graph_capture_of_tree_build_and_scan(batch, side):
+# Many small graphs, and one large graph (the MST's cooperative launch, the Euler-tour BFS, bands);
+# token-major rows of 7x7 trees take the channel walk.
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("batch, side", [(2, 28), (1, 96), (4, 7)])
+def test_cuda_graph_capture_of_tree_build_and_scan(layout, batch, side):
     guide = torch.randn(batch, 8, side, side, device="cuda")
-    x = torch.randn(batch, 32, side * side, device="cuda")
-    decay = torch.rand(batch, 32, side * side, device="cuda")
+    x = laid_out(torch.randn(batch, 32, side * side, device="cuda"), layout)
+    decay = laid_out(torch.rand(batch, 32, side * side, device="cuda"), layout)
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
