@@ -275,11 +275,12 @@ def test_scan_matches_cpu(layout, channels, mode, dtype, shape):
 @pytest.mark.parametrize("mode", ["all", "root"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("offset", [1, 2, 3])
-@pytest.mark.parametrize(("batch", "h", "w"), [(3, 11, 13), (9, 40, 40)])
+@pytest.mark.parametrize(("batch", "h", "w"), [(2, 7, 7), (3, 11, 13), (9, 40, 40)])
 def test_scan_of_token_major_rows_at_an_unaligned_address(mode, dtype, offset, batch, h, w):
     # A lane per pair of channels reads the pair as one vector access; rows that start an odd
     # number of elements into their storage are not aligned for it and take a lane per channel.
-    # Either way the results are the same, bit for bit. Under 192 vertices the `all` scan takes the
+    # Either way the results are the same, bit for bit. 7x7 trees take the channel walk, a thread a
+    # channel at any alignment. Under 192 vertices the `all` scan takes the
     # level walk, as `root` always does; at 40x40 it runs in depth bands (18 blocks of 8 warps),
     # whose sweeps and finish take four channels a lane where the rows are aligned for that (the
     # aligned run) and pairs or single channels at the offsets.
