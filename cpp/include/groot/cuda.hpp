@@ -60,7 +60,9 @@ void tree_scan_backward(ChannelShape shape, const T* grad_y, const T* x, const T
                         T* grad_decay, void* workspace, cudaStream_t stream);
 
 // The same scan over rows laid out (B, L, D), channels contiguous (what a token-major model holds
-// as x.transpose(1, 2)): coalesced without shared memory, so every channel is in flight at once.
+// as x.transpose(1, 2)): coalesced without shared memory, so every channel is in flight at once;
+// trees of up to ~128 vertices are walked a channel a thread in shared memory instead. The
+// workspace may be 0 bytes.
 template <class T>
 std::size_t tree_scan_channels_last_workspace_bytes(ChannelShape shape, bool backward);
 template <class T>
